@@ -1,0 +1,1 @@
+"""The generator: descriptors -> model (``model``) -> Jinja2 templates -> black -> files (``generate``)."""

@@ -1,0 +1,58 @@
+"""``generate(request) -> response``: the one code path behind both the protoc plugin and the CLI."""
+
+from __future__ import annotations
+
+from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf.compiler import plugin_pb2
+
+from grpc_errgen import options_pb2  # noqa: F401  (registers the extensions the request's options carry)
+from grpc_errgen.codegen import frontend
+from grpc_errgen.codegen.context import GenContext
+from grpc_errgen.codegen.render import render
+
+#: Our own options file: generating it (as buf does when it is in the module) produces nothing.
+OPTIONS_PROTO = "grpc_errgen/options.proto"
+
+_FEATURES = (
+    plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL
+    | plugin_pb2.CodeGeneratorResponse.FEATURE_SUPPORTS_EDITIONS
+)
+_PARAMETERS: dict[str, set[str]] = {}  # name -> accepted values; none yet, but unknown ones are refused
+
+
+def _parse_parameters(parameter: str) -> tuple[dict[str, str], list[str]]:
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    for item in filter(None, (part.strip() for part in parameter.split(","))):
+        name, _, value = item.partition("=")
+        if name not in _PARAMETERS or value not in _PARAMETERS[name]:
+            problems.append(f"--errgen_opt: unknown parameter {item!r}")
+        values[name] = value
+    return values, problems
+
+
+def generate(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGeneratorResponse:
+    """Every ``_errgen.py`` the request's files ask for, or every problem found in them (and no files)."""
+    response = plugin_pb2.CodeGeneratorResponse(
+        supported_features=_FEATURES,
+        minimum_edition=descriptor_pb2.EDITION_PROTO2,
+        maximum_edition=descriptor_pb2.EDITION_2023,
+    )
+    _, problems = _parse_parameters(request.parameter)
+    if problems:
+        response.error = "\n".join(problems)
+        return response
+    pool = descriptor_pool.DescriptorPool()
+    protos = {}
+    for proto in request.proto_file:
+        pool.Add(proto)
+        protos[proto.name] = proto
+    ctx = GenContext(pool=pool, protos=protos)
+    models = [frontend.read_file(ctx, name) for name in request.file_to_generate if name != OPTIONS_PROTO]
+    if ctx.diagnostics:
+        response.error = "\n".join(ctx.diagnostics)
+        return response
+    for model in models:
+        if not model.is_empty:
+            response.file.add(name=model.output, content=render(model))
+    return response

@@ -1,0 +1,133 @@
+"""Runs grpcio-tools' bundled protoc in-process and our generator on its output: the engine of ``grpc-errgen generate``.
+
+protoc writes ``_pb2.py``, ``_pb2.pyi`` and ``_pb2_grpc.py`` and a descriptor set (with imports and source
+info) in one run; ``generate`` turns the descriptor set into the ``_errgen.py`` files, as the plugin would.
+Nothing is written to the output tree until everything succeeded, and only files whose bytes change are
+rewritten (``--check`` writes nothing at all).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc_tools
+from google.protobuf import descriptor_pb2
+from google.protobuf.compiler import plugin_pb2
+
+from grpc_errgen.codegen.generate import generate
+from grpc_errgen.resources import include_dir
+
+
+class CompileError(Exception):
+    """protoc or the generator refused the protos; the message is what to show the user."""
+
+
+def builtin_includes() -> list[Path]:
+    """Include dirs added to every run: well-known types, googleapis' protos (google/rpc/...), our options."""
+    import google.rpc  # googleapis-common-protos ships the .proto files beside the modules
+
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    googleapis = Path(next(iter(google.rpc.__path__))).parent.parent
+    return [well_known, googleapis, include_dir()]
+
+
+def find_protos(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """(import root, file) for every .proto under ``paths``: a directory is both search root and import root."""
+    found: dict[Path, Path] = {}
+    for path in paths:
+        if path.is_dir():
+            for proto in sorted(path.rglob("*.proto")):
+                found.setdefault(proto.resolve(), path.resolve())
+        elif path.suffix == ".proto" and path.is_file():
+            found.setdefault(path.resolve(), path.resolve().parent)
+        else:
+            raise CompileError(f"{path}: not a .proto file or a directory")
+    return sorted(((root, proto) for proto, root in found.items()), key=lambda item: item[1])
+
+
+def _run_protoc(args: Sequence[str]) -> None:
+    from grpc_tools import protoc
+
+    # protoc reports on stderr; capture it so the caller prints one clean block.
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        saved = os.dup(2)
+        try:
+            os.dup2(captured.fileno(), 2)
+            status = protoc.main(["protoc", *args])
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        output = captured.read().decode(errors="replace").strip()
+    if status != 0:
+        raise CompileError(output or f"protoc failed with status {status}")
+
+
+@dataclass
+class Result:
+    """What a run produced: every output file's path (relative to the output dir) and bytes."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Result:
+    """Compile every .proto under ``paths``; return the files (``_pb2``, ``_pb2_grpc``, ``.pyi``, ``_errgen``)."""
+    protos = find_protos(paths)
+    if not protos:
+        raise CompileError("no .proto files found in " + ", ".join(str(p) for p in paths))
+    roots = list(dict.fromkeys(root for root, _ in protos))
+    include_args = [f"-I{d}" for d in [*roots, *map(Path.resolve, includes), *builtin_includes()]]
+    with tempfile.TemporaryDirectory(prefix="grpc-errgen-") as tmp:
+        out = Path(tmp) / "out"
+        out.mkdir()
+        descriptor_set = Path(tmp) / "set.pb"
+        files = [str(proto) for _, proto in protos]
+        _run_protoc(
+            [
+                *include_args,
+                f"--python_out={out}",
+                f"--pyi_out={out}",
+                f"--grpc_python_out={out}",
+                f"--descriptor_set_out={descriptor_set}",
+                "--include_imports",
+                "--include_source_info",
+                *files,
+            ]
+        )
+        result = Result()
+        for produced in sorted(out.rglob("*")):
+            if produced.is_file():
+                result.files[produced.relative_to(out).as_posix()] = produced.read_bytes()
+        fds = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
+    names = [str(proto.relative_to(root).as_posix()) for root, proto in protos]
+    request = plugin_pb2.CodeGeneratorRequest(file_to_generate=names, proto_file=fds.file)
+    response = generate(request)
+    if response.error:
+        raise CompileError(response.error)
+    for generated in response.file:
+        result.files[generated.name] = generated.content.encode()
+    return result
+
+
+def stale_files(result: Result, out: Path) -> list[str]:
+    """The outputs whose file under ``out`` is missing or differs."""
+    stale = []
+    for name, content in result.files.items():
+        target = out / name
+        if not target.is_file() or target.read_bytes() != content:
+            stale.append(name)
+    return stale
+
+
+def write(result: Result, out: Path) -> list[str]:
+    """Write the changed outputs under ``out``; return their names."""
+    changed = stale_files(result, out)
+    for name in changed:
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(result.files[name])
+    return changed

@@ -1,0 +1,240 @@
+"""Status exceptions: one class per gRPC status code, raised by servers and clients alike.
+
+A handler raises one of these (or a generated catalogue error, which subclasses one of these) to end the
+call with that status; a client interceptor raises the same classes when a call fails. Every class is a
+``grpc.RpcError`` with ``code()``, ``details()`` and ``trailing_metadata()``, so code written against plain
+grpcio keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import grpc
+
+Metadata = tuple[tuple[str, str | bytes], ...]
+
+
+class RpcException(grpc.RpcError):
+    """A call's failure status: code, message, and the ErrorInfo metadata when there is a reason."""
+
+    status_code: ClassVar[grpc.StatusCode] = grpc.StatusCode.UNKNOWN
+    #: The google.rpc.ErrorInfo reason and domain; set on generated catalogue errors.
+    reason: ClassVar[str | None] = None
+    domain: ClassVar[str | None] = None
+    #: The text sent when no message is given.
+    default_message: ClassVar[str] = ""
+    #: A declared error marked ``retryable``: the client may try the call again.
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        code: grpc.StatusCode | None = None,
+        trailing_metadata: Iterable[tuple[str, str | bytes]] = (),
+    ) -> None:
+        self._message = message if message is not None else self.default_message or default_message(self.code_for(code))
+        self.metadata: dict[str, str] = dict(metadata or {})
+        self._code = code
+        self._trailing_metadata: Metadata = tuple(trailing_metadata)
+        super().__init__(self._message)
+
+    @classmethod
+    def code_for(cls, code: grpc.StatusCode | None) -> grpc.StatusCode:
+        return code if code is not None else cls.status_code
+
+    def code(self) -> grpc.StatusCode:
+        return self.code_for(self._code)
+
+    def details(self) -> str:
+        return self._message
+
+    def trailing_metadata(self) -> Metadata:
+        return self._trailing_metadata
+
+    def initial_metadata(self) -> Metadata:
+        return ()
+
+    def __str__(self) -> str:
+        return self._message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code().name}, message={self._message!r})"
+
+
+class CatalogueError(RpcException):
+    """Base of every generated error-catalogue class (``OrderError``, ``OrderNotFound``...)."""
+
+
+class Cancelled(RpcException):
+    status_code = grpc.StatusCode.CANCELLED
+
+
+class Unknown(RpcException):
+    status_code = grpc.StatusCode.UNKNOWN
+
+
+class InvalidArgument(RpcException):
+    status_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class DeadlineExceeded(RpcException):
+    status_code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class NotFound(RpcException):
+    status_code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(RpcException):
+    status_code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class PermissionDenied(RpcException):
+    status_code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class ResourceExhausted(RpcException):
+    status_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class FailedPrecondition(RpcException):
+    status_code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Aborted(RpcException):
+    status_code = grpc.StatusCode.ABORTED
+
+
+class OutOfRange(RpcException):
+    status_code = grpc.StatusCode.OUT_OF_RANGE
+
+
+class Unimplemented(RpcException):
+    status_code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class Internal(RpcException):
+    status_code = grpc.StatusCode.INTERNAL
+
+
+class Unavailable(RpcException):
+    status_code = grpc.StatusCode.UNAVAILABLE
+
+
+class DataLoss(RpcException):
+    status_code = grpc.StatusCode.DATA_LOSS
+
+
+class Unauthenticated(RpcException):
+    status_code = grpc.StatusCode.UNAUTHENTICATED
+
+
+_BY_CODE: dict[grpc.StatusCode, type[RpcException]] = {
+    cls.status_code: cls
+    for cls in (
+        Cancelled,
+        Unknown,
+        InvalidArgument,
+        DeadlineExceeded,
+        NotFound,
+        AlreadyExists,
+        PermissionDenied,
+        ResourceExhausted,
+        FailedPrecondition,
+        Aborted,
+        OutOfRange,
+        Unimplemented,
+        Internal,
+        Unavailable,
+        DataLoss,
+        Unauthenticated,
+    )
+}
+
+_DEFAULT_MESSAGES: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.OK: "ok",
+    grpc.StatusCode.CANCELLED: "cancelled",
+    grpc.StatusCode.UNKNOWN: "unknown error",
+    grpc.StatusCode.INVALID_ARGUMENT: "invalid argument",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "deadline exceeded",
+    grpc.StatusCode.NOT_FOUND: "not found",
+    grpc.StatusCode.ALREADY_EXISTS: "already exists",
+    grpc.StatusCode.PERMISSION_DENIED: "permission denied",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "resource exhausted",
+    grpc.StatusCode.FAILED_PRECONDITION: "failed precondition",
+    grpc.StatusCode.ABORTED: "aborted",
+    grpc.StatusCode.OUT_OF_RANGE: "out of range",
+    grpc.StatusCode.UNIMPLEMENTED: "unimplemented",
+    grpc.StatusCode.INTERNAL: "internal error",
+    grpc.StatusCode.UNAVAILABLE: "unavailable",
+    grpc.StatusCode.DATA_LOSS: "data loss",
+    grpc.StatusCode.UNAUTHENTICATED: "unauthenticated",
+}
+
+
+def for_code(code: grpc.StatusCode) -> type[RpcException]:
+    """The status class of ``code`` (``NotFound`` for NOT_FOUND); ``Unknown`` for codes without one."""
+    return _BY_CODE.get(code, Unknown)
+
+
+def default_message(code: grpc.StatusCode) -> str:
+    """The fixed text sent for ``code`` when nothing more specific may be said."""
+    return _DEFAULT_MESSAGES[code]
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule: ``field`` is a path like ``items[0].sku``, ``rule`` a rule id like ``string.min_len``."""
+
+    field: str
+    rule: str
+    message: str
+
+
+class ValidationError(InvalidArgument):
+    """A request broke validation rules; ``violations`` says which field broke which rule."""
+
+    def __init__(
+        self,
+        violations: Sequence[Violation],
+        message: str | None = None,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        code: grpc.StatusCode | None = None,
+        trailing_metadata: Iterable[tuple[str, str | bytes]] = (),
+    ) -> None:
+        self.violations: list[Violation] = list(violations)
+        if message is None:
+            message = f"{len(self.violations)} violation(s)"
+        super().__init__(message, metadata=metadata, code=code, trailing_metadata=trailing_metadata)
+
+
+__all__ = [
+    "Aborted",
+    "AlreadyExists",
+    "Cancelled",
+    "CatalogueError",
+    "DataLoss",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "Internal",
+    "InvalidArgument",
+    "NotFound",
+    "OutOfRange",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "RpcException",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "Unknown",
+    "ValidationError",
+    "Violation",
+    "default_message",
+    "for_code",
+]

@@ -1,0 +1,115 @@
+"""What a generated ``_errgen`` module tells the runtime: per-method policies, error classes, retry config.
+
+Generated modules build these objects at import time (``ERRGEN = GeneratedFile(...)``); the server chain,
+the client interceptors and ``channel_options`` read them. Nothing here runs per call except lookups.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Literal
+
+import grpc
+
+from grpc_errgen.errors import CatalogueError, Violation
+
+RpcKind = Literal["unary_unary", "unary_stream", "stream_unary", "stream_stream"]
+
+#: A generated validator: appends the violations of ``message`` to the list it returns.
+Validator = Callable[[Any], list[Violation]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionMapping:
+    """``map_exceptions`` entry: handler exceptions of class ``exception`` (or a subclass) end with ``code``.
+
+    ``level`` orders the candidates: 0 for the method's own mappings, 1 for the service's, 2 for the file's.
+    """
+
+    exception: str
+    code: grpc.StatusCode
+    message: str
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class MethodPolicy:
+    """Everything the chain needs to know about one rpc, keyed by its full name ``/pkg.Service/Method``."""
+
+    full_method: str
+    service: str
+    method: str
+    kind: RpcKind
+    auth_required: bool = False
+    scopes: frozenset[str] = frozenset()
+    #: Declared catalogue errors this rpc may return (``errors`` option).
+    errors: tuple[type[CatalogueError], ...] = ()
+    #: Method, then service, then file mappings (see ``ExceptionMapping.level``).
+    exception_mappings: tuple[ExceptionMapping, ...] = ()
+    #: Validates one request message; None when the request type has no rules (or ``skip_validation``).
+    validator: Validator | None = None
+    #: The request message's name, for ``invalid <MessageName>: ...``.
+    request_type: str = ""
+    #: The retry policy as gRPC service-config JSON (``methodConfig[].retryPolicy``), or None.
+    retry: Mapping[str, Any] | None = None
+
+    @property
+    def client_streaming(self) -> bool:
+        return self.kind in ("stream_unary", "stream_stream")
+
+    @property
+    def server_streaming(self) -> bool:
+        return self.kind in ("unary_stream", "stream_stream")
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedFile:
+    """The contents of one generated ``foo_errgen.py``, as the runtime sees them."""
+
+    proto: str
+    methods: Mapping[str, MethodPolicy] = field(default_factory=dict)
+    errors: tuple[type[CatalogueError], ...] = ()
+    service_config: str | None = None
+
+
+def generated_files(modules: Iterable[ModuleType | GeneratedFile]) -> list[GeneratedFile]:
+    """The ``GeneratedFile`` of each generated module (or the objects themselves), checked."""
+    files = []
+    for module in modules:
+        if isinstance(module, GeneratedFile):
+            files.append(module)
+            continue
+        found = getattr(module, "ERRGEN", None)
+        if not isinstance(found, GeneratedFile):
+            raise TypeError(f"{getattr(module, '__name__', module)!r} is not a grpc-errgen generated module")
+        files.append(found)
+    return files
+
+
+def method_table(modules: Iterable[ModuleType | GeneratedFile]) -> dict[str, MethodPolicy]:
+    """All methods of ``modules`` by full method name."""
+    table: dict[str, MethodPolicy] = {}
+    for generated in generated_files(modules):
+        table.update(generated.methods)
+    return table
+
+
+def error_table(modules: Iterable[ModuleType | GeneratedFile]) -> dict[tuple[str, str], type[CatalogueError]]:
+    """All catalogue errors of ``modules`` by (domain, reason), as a client finds them in ErrorInfo."""
+    table: dict[tuple[str, str], type[CatalogueError]] = {}
+    for generated in generated_files(modules):
+        for cls in generated.errors:
+            table[(cls.domain or "", cls.reason or "")] = cls
+    return table
+
+
+def service_config(modules: Iterable[ModuleType | GeneratedFile]) -> dict[str, Any]:
+    """One gRPC service config holding the retry policies of every module."""
+    method_config: list[Any] = []
+    for generated in generated_files(modules):
+        if generated.service_config:
+            method_config.extend(json.loads(generated.service_config)["methodConfig"])
+    return {"methodConfig": method_config}
