@@ -1,0 +1,1 @@
+"""Per-call logging and Prometheus metrics. (Being written: see issue 6.)"""
