@@ -1,1 +1,330 @@
-"""Per-call logging and Prometheus metrics. (Being written: see issue 6.)"""
+"""Per-call logging and Prometheus metrics for the server chain.
+
+The chain builds one ``Observer`` and, per call, does::
+
+    call = observer.start(full_method, kind, peer, request_id)
+    call.received()            # per request message
+    call.sent()                # per response message
+    call.finish(code, error)   # exactly once
+
+**Logging**: one record per call on the ``grpc_errgen`` logger. The level follows the code, as
+go-grpc-middleware's ``DefaultServerCodeToLevel`` does, split between client and server faults:
+
+- INFO: OK and the codes that describe the caller's request (``CLIENT_CODES``);
+- WARNING: the server-side codes (``SERVER_CODES``: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+  UNAVAILABLE, DATA_LOSS);
+- ERROR with the traceback (``exc_info``): INTERNAL caused by an exception the handler raised.
+
+Method, code, duration, peer and request id are in the message text and in ``extra`` fields
+(``LOG_FIELDS``), so JSON formatters pick them up.
+
+**Metrics** (extra ``prometheus``): the go-grpc-prometheus server metrics on the given registry, with its
+names, labels, ``grpc_code`` spellings (``OK``, ``NotFound``, ...) and default histogram buckets, so existing
+Grafana dashboards work unchanged. Collectors are created once per registry, so several chains may share one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Final
+
+import grpc
+
+from grpc_errgen.policy import RpcKind
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+LOGGER: Final = logging.getLogger("grpc_errgen")
+
+#: Codes that describe the caller's request rather than a server fault: logged at INFO.
+CLIENT_CODES: Final = frozenset(
+    {
+        grpc.StatusCode.OK,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNAUTHENTICATED,
+    }
+)
+
+#: Server-side faults: logged at WARNING (ERROR with traceback for INTERNAL caused by an exception).
+SERVER_CODES: Final = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+#: The ``extra`` fields of every log record.
+LOG_FIELDS: Final = (
+    "grpc_service",
+    "grpc_method",
+    "grpc_full_method",
+    "grpc_type",
+    "grpc_code",
+    "duration_ms",
+    "peer",
+    "request_id",
+)
+
+#: ``grpc_type`` label values, as go-grpc-prometheus spells them.
+GRPC_TYPES: Final[dict[str, str]] = {
+    "unary_unary": "unary",
+    "unary_stream": "server_stream",
+    "stream_unary": "client_stream",
+    "stream_stream": "bidi_stream",
+}
+
+#: ``grpc_code`` label values: Go's ``codes.Code.String()`` (``NOT_FOUND`` -> ``NotFound``, ``CANCELLED`` -> ``Canceled``).
+GO_CODE_NAMES: Final[dict[grpc.StatusCode, str]] = {
+    code: (
+        "Canceled"
+        if code is grpc.StatusCode.CANCELLED
+        else "".join(part.title() for part in code.name.split("_"))
+    )
+    for code in grpc.StatusCode
+}
+GO_CODE_NAMES[grpc.StatusCode.OK] = "OK"
+
+#: go-grpc-prometheus' default ``grpc_server_handling_seconds`` buckets (Prometheus ``DefBuckets``).
+HANDLING_SECONDS_BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+
+class ServerMetrics:
+    """The five go-grpc-prometheus server collectors on one registry (use ``ServerMetrics.on(registry)``)."""
+
+    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ServerMetrics] = (
+        weakref.WeakKeyDictionary()
+    )
+    _lock = threading.Lock()
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        prometheus_client = _import_prometheus_client()
+        labels = ("grpc_type", "grpc_service", "grpc_method")
+        self.started = prometheus_client.Counter(
+            "grpc_server_started_total",
+            "Total number of RPCs started on the server.",
+            labels,
+            registry=registry,
+        )
+        self.handled = prometheus_client.Counter(
+            "grpc_server_handled_total",
+            "Total number of RPCs completed on the server, regardless of success or failure.",
+            (*labels, "grpc_code"),
+            registry=registry,
+        )
+        self.handling_seconds = prometheus_client.Histogram(
+            "grpc_server_handling_seconds",
+            "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+            labels,
+            registry=registry,
+            buckets=HANDLING_SECONDS_BUCKETS,
+        )
+        self.msg_received = prometheus_client.Counter(
+            "grpc_server_msg_received_total",
+            "Total number of RPC stream messages received on the server.",
+            labels,
+            registry=registry,
+        )
+        self.msg_sent = prometheus_client.Counter(
+            "grpc_server_msg_sent_total",
+            "Total number of gRPC stream messages sent by the server.",
+            labels,
+            registry=registry,
+        )
+
+    @classmethod
+    def on(cls, registry: CollectorRegistry) -> ServerMetrics:
+        """The collectors on ``registry``, registered the first time it is seen and reused after."""
+        with cls._lock:
+            found = cls._by_registry.get(registry)
+            if found is None:
+                found = cls._by_registry[registry] = cls(registry)
+            return found
+
+
+class MethodObservations:
+    """What one method (and kind) needs per call, looked up once: names, labels and labelled metric children."""
+
+    __slots__ = (
+        "full_method",
+        "grpc_handled",
+        "grpc_handling_seconds",
+        "grpc_msg_received",
+        "grpc_msg_sent",
+        "grpc_started",
+        "grpc_type",
+        "method",
+        "metrics",
+        "service",
+    )
+
+    def __init__(
+        self, full_method: str, kind: RpcKind, metrics: ServerMetrics | None
+    ) -> None:
+        self.full_method = full_method
+        self.service, _, self.method = full_method.lstrip("/").rpartition("/")
+        self.grpc_type = GRPC_TYPES[kind]
+        self.metrics = metrics
+        self.grpc_handled: dict[grpc.StatusCode, Any] = {}
+        if metrics is not None:
+            labels = (self.grpc_type, self.service, self.method)
+            self.grpc_started: Any = metrics.started.labels(*labels)
+            self.grpc_handling_seconds: Any = metrics.handling_seconds.labels(*labels)
+            self.grpc_msg_received: Any = metrics.msg_received.labels(*labels)
+            self.grpc_msg_sent: Any = metrics.msg_sent.labels(*labels)
+
+    def handled(self, code: grpc.StatusCode) -> Any:
+        """The ``grpc_server_handled_total`` child for ``code`` (cached)."""
+        child = self.grpc_handled.get(code)
+        if child is None:
+            assert self.metrics is not None
+            child = self.metrics.handled.labels(
+                self.grpc_type, self.service, self.method, GO_CODE_NAMES[code]
+            )
+            self.grpc_handled[code] = child
+        return child
+
+
+class Observer:
+    """Logging and metrics for one server chain; ``enabled`` is False when there is nothing to do."""
+
+    def __init__(self, log: bool, metrics: CollectorRegistry | None) -> None:
+        self.log = log
+        self.metrics = ServerMetrics.on(metrics) if metrics is not None else None
+        self.enabled = log or metrics is not None
+        self._methods: dict[tuple[str, str], MethodObservations] = {}
+        self._lock = threading.Lock()
+
+    def start(
+        self, full_method: str, kind: RpcKind, peer: str, request_id: str
+    ) -> CallObservation:
+        """Begin observing one call (counts it as started)."""
+        observations = self._methods.get((full_method, kind))
+        if observations is None:
+            observations = self._method_observations(full_method, kind)
+        if self.metrics is not None:
+            observations.grpc_started.inc()
+        return CallObservation(observations, self.log, peer, request_id)
+
+    def _method_observations(
+        self, full_method: str, kind: RpcKind
+    ) -> MethodObservations:
+        with self._lock:
+            found = self._methods.get((full_method, kind))
+            if found is None:
+                found = self._methods[(full_method, kind)] = MethodObservations(
+                    full_method, kind, self.metrics
+                )
+            return found
+
+
+class CallObservation:
+    """One call in progress: message counts, then one ``finish`` that logs and records the outcome."""
+
+    __slots__ = ("log", "observations", "peer", "request_id", "started")
+
+    def __init__(
+        self, observations: MethodObservations, log: bool, peer: str, request_id: str
+    ) -> None:
+        self.observations = observations
+        self.log = log
+        self.peer = peer
+        self.request_id = request_id
+        self.started = time.perf_counter()
+
+    def received(self) -> None:
+        """One request message arrived."""
+        if self.observations.metrics is not None:
+            self.observations.grpc_msg_received.inc()
+
+    def sent(self) -> None:
+        """One response message was sent."""
+        if self.observations.metrics is not None:
+            self.observations.grpc_msg_sent.inc()
+
+    def finish(self, code: grpc.StatusCode, error: BaseException | None) -> None:
+        """The call ended with ``code``; ``error`` is what the handler raised, if anything."""
+        seconds = time.perf_counter() - self.started
+        observations = self.observations
+        if observations.metrics is not None:
+            observations.handled(code).inc()
+            observations.grpc_handling_seconds.observe(seconds)
+        if self.log:
+            self._log(code, error, seconds)
+
+    def _log(
+        self, code: grpc.StatusCode, error: BaseException | None, seconds: float
+    ) -> None:
+        level, exc_info = log_level(code, error)
+        if not LOGGER.isEnabledFor(level):
+            return
+        observations = self.observations
+        duration_ms = round(seconds * 1000.0, 3)
+        LOGGER.log(
+            level,
+            "%s %s %.3f ms peer=%s request_id=%s",
+            observations.full_method,
+            code.name,
+            duration_ms,
+            self.peer,
+            self.request_id,
+            exc_info=exc_info,
+            extra={
+                "grpc_service": observations.service,
+                "grpc_method": observations.method,
+                "grpc_full_method": observations.full_method,
+                "grpc_type": observations.grpc_type,
+                "grpc_code": code.name,
+                "duration_ms": duration_ms,
+                "peer": self.peer,
+                "request_id": self.request_id,
+            },
+        )
+
+
+def log_level(
+    code: grpc.StatusCode, error: BaseException | None
+) -> tuple[int, BaseException | None]:
+    """The level of a call's record, and the exception whose traceback goes with it (INTERNAL from an exception)."""
+    if code is grpc.StatusCode.INTERNAL and error is not None:
+        return logging.ERROR, error
+    if code in SERVER_CODES:
+        return logging.WARNING, None
+    return logging.INFO, None
+
+
+def _import_prometheus_client() -> Any:
+    try:
+        import prometheus_client
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "metrics= needs prometheus_client: install the extra with `pip install grpc-errgen[prometheus]`"
+        ) from exc
+    return prometheus_client
