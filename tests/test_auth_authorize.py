@@ -167,7 +167,7 @@ async def test_authorize_async_same_decisions(fn: object) -> None:
 
 def test_check_authenticator_refuses_to_start() -> None:
     methods = {AUTH.full_method: AUTH, OPEN.full_method: OPEN}
-    with pytest.raises(ValueError, match="/authunit.S/Guarded") as info:
+    with pytest.raises(ValueError, match=r"/authunit\.S/Guarded") as info:
         check_authenticator(methods, None)
     assert "/authunit.S/Open" not in str(info.value)
     check_authenticator(methods, authenticate)
