@@ -1,9 +1,282 @@
-"""Server interceptor chain. (Being written: see issues 3-6.)"""
+"""The server chain for ``grpc.server``: ``server_interceptors(*modules, ...)``.
+
+One ``grpc.ServerInterceptor`` wraps each method handler once (cached per method) in one function per
+arity that runs every stage of a call, in SPEC order: logging/metrics, error mapping, auth, validation,
+the handler. What the stages decide lives in ``chain.py``; this file only drives grpcio's sync API:
+
+- ``intercept_service`` runs on grpcio's single serving thread, so it does nothing per call but a dict
+  lookup; auth (which may do I/O) and everything else run inside the wrapped handler, in the thread pool;
+- each call runs in its own ``contextvars.Context`` (``REQUEST_ID``, ``PRINCIPAL``), also across the yields
+  of a generator handler, so a handler never sees another call's values and nothing needs resetting;
+- a failed call ends with ``context.set_trailing_metadata`` then ``context.abort``; the handler's own
+  ``context.abort`` (grpcio raises a bare ``Exception`` for it) passes through untouched;
+- ``x-request-id`` is echoed in the trailing metadata, merged with the handler's own trailers: the chain
+  never sends initial metadata (that would turn off gRPC's native retries).
+
+A method the generated tables do not know passes through untouched except for logging/metrics.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import contextvars
+from collections.abc import Callable, Generator, Iterator, Sequence
+from types import ModuleType
+from typing import Any, NoReturn
+
+import grpc
+
+from grpc_errgen import auth
+from grpc_errgen.chain import Chain, ServerCall, kind_of
+from grpc_errgen.context import PRINCIPAL, REQUEST_ID
+from grpc_errgen.errors import RpcException
+from grpc_errgen.policy import GeneratedFile, MethodPolicy
+
+Behavior = Callable[..., Any]
+Handler = grpc.RpcMethodHandler[Any, Any]
 
 
-def server_interceptors(*modules: Any, authenticate: Any = None, log: bool = True, metrics: Any = None) -> list[Any]:
-    raise NotImplementedError
+def server_interceptors(
+    *modules: ModuleType | GeneratedFile,
+    authenticate: auth.Authenticator | None = None,
+    log: bool = True,
+    metrics: Any = None,
+    map_errors: bool = True,
+    validate: bool = True,
+) -> list[grpc.ServerInterceptor]:
+    """The chain for ``grpc.server(..., interceptors=...)``, for the methods of the generated ``modules``.
+
+    ``authenticate(token, full_method) -> Principal | None`` turns the auth stage on (it is required when a
+    method needs auth); ``log`` and ``metrics`` (a ``prometheus_client.CollectorRegistry``) the per-call
+    record and metrics; ``map_errors`` the exception -> status mapping; ``validate`` request validation.
+    """
+    chain = Chain(
+        modules,
+        authenticate=authenticate,
+        log=log,
+        metrics=metrics,
+        map_errors=map_errors,
+        validate=validate,
+    )
+    return [ChainInterceptor(chain)]
+
+
+class ChainInterceptor(grpc.ServerInterceptor):
+    """Wraps each method handler in the chain; unknown methods only in logging/metrics (if on)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self._chain = chain
+        # Known methods only, so the cache is bounded by the generated tables.
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        full_method: str = handler_call_details.method
+        cached = self._wrapped.get(full_method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        policy = self._chain.policy(full_method)
+        if policy is None and not self._chain.observer.enabled:
+            return handler
+        wrapped = wrap_handler(self._chain, full_method, policy, handler)
+        if policy is not None:
+            self._wrapped[full_method] = (handler, wrapped)
+        return wrapped
+
+
+def wrap_handler(
+    chain: Chain,
+    full_method: str,
+    policy: MethodPolicy | None,
+    handler: Handler,
+) -> Handler:
+    """``handler`` with every stage of ``chain`` around its behaviour."""
+    kind = kind_of(handler)
+    run = _Runner(chain, full_method, policy, handler)
+    codecs = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if kind == "unary_unary":
+        return grpc.unary_unary_rpc_method_handler(run.unary_response, **codecs)
+    if kind == "stream_unary":
+        return grpc.stream_unary_rpc_method_handler(run.unary_response, **codecs)
+    if kind == "unary_stream":
+        return grpc.unary_stream_rpc_method_handler(run.stream_response, **codecs)
+    return grpc.stream_stream_rpc_method_handler(run.stream_response, **codecs)
+
+
+def is_handler_abort(exc: BaseException, context: grpc.ServicerContext) -> bool:
+    """Whether ``exc`` is what grpcio raises for the handler's own ``context.abort`` (a bare Exception)."""
+    return type(exc) is Exception and not exc.args and context.code() is not None  # type: ignore[attr-defined]
+
+
+class _Runner:
+    """The wrapped behaviour of one method: ``unary_response`` or ``stream_response`` per call."""
+
+    __slots__ = ("behavior", "chain", "full_method", "kind", "policy")
+
+    def __init__(
+        self,
+        chain: Chain,
+        full_method: str,
+        policy: MethodPolicy | None,
+        handler: Handler,
+    ) -> None:
+        self.chain = chain
+        self.full_method = full_method
+        self.policy = policy
+        self.kind = kind_of(handler)
+        behavior: Behavior = getattr(handler, self.kind)
+        self.behavior = behavior
+
+    def unary_response(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """unary_unary and stream_unary: the whole call in its own context."""
+        return contextvars.copy_context().run(self._unary_response, request, context)
+
+    def stream_response(
+        self, request: Any, context: grpc.ServicerContext
+    ) -> Iterator[Any]:
+        """unary_stream and stream_stream: every step of the generator in the call's own context."""
+        call_context = contextvars.copy_context()
+        responses = self._stream_response(request, context)
+        try:
+            while True:
+                try:
+                    response = call_context.run(next, responses)
+                except StopIteration:
+                    return
+                yield response
+        finally:
+            call_context.run(responses.close)
+
+    def _start(self, context: grpc.ServicerContext) -> ServerCall:
+        """The call's request id (set for the handler) and observation."""
+        call = self.chain.start(
+            self.full_method,
+            self.policy,
+            self.kind,
+            context.invocation_metadata(),
+            context.peer(),
+        )
+        REQUEST_ID.set(call.request_id)
+        return call
+
+    def _admit(
+        self, call: ServerCall, request: Any, context: grpc.ServicerContext
+    ) -> Any:
+        """Auth, then validation of a unary request; returns the request (or the wrapped request stream)."""
+        if call.authorizes:
+            try:
+                principal = auth.authorize(
+                    self.policy,
+                    context.invocation_metadata(),
+                    self.chain.authenticate,  # type: ignore[arg-type]
+                )
+            except RpcException as exc:
+                raise call.reject(exc) from None
+            PRINCIPAL.set(principal)
+        else:
+            PRINCIPAL.set(None)
+        if self.kind in ("stream_unary", "stream_stream"):
+            return _Requests(request, call)
+        call.received(request)
+        return request
+
+    def _unary_response(self, request: Any, context: grpc.ServicerContext) -> Any:
+        call = self._start(context)
+        try:
+            request = self._admit(call, request, context)
+            response = self.behavior(request, context)
+            if call.rejection is not None:
+                raise call.rejection
+            call.sent()
+        except BaseException as exc:
+            self._fail(call, context, exc)
+        self._succeed(call, context)
+        return response
+
+    def _stream_response(
+        self, request: Any, context: grpc.ServicerContext
+    ) -> Generator[Any, None, None]:
+        call = self._start(context)
+        responses: Iterator[Any] | None = None
+        try:
+            request = self._admit(call, request, context)
+            responses = self.behavior(request, context)
+            for response in responses:
+                call.sent()
+                yield response
+            if call.rejection is not None:
+                raise call.rejection
+        except GeneratorExit:
+            # The client went away (cancelled, deadline) while the handler was streaming.
+            call.finish(_gone(context))
+            raise
+        except BaseException as exc:
+            self._fail(call, context, exc)
+        finally:
+            close = getattr(responses, "close", None)
+            if close is not None:
+                close()
+        self._succeed(call, context)
+
+    def _succeed(self, call: ServerCall, context: grpc.ServicerContext) -> None:
+        context.set_trailing_metadata(call.trailers(context.trailing_metadata()))
+        code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
+        if code is grpc.StatusCode.OK and not context.is_active():
+            code = _gone(context)
+        call.finish(code)
+
+    def _fail(
+        self, call: ServerCall, context: grpc.ServicerContext, exc: BaseException
+    ) -> NoReturn:
+        """End the call for ``exc``: abort with its status, or let grpcio have it."""
+        handler_trailers = context.trailing_metadata()
+        if is_handler_abort(exc, context) and call.rejection is None:
+            context.set_trailing_metadata(call.trailers(handler_trailers))
+            call.finish(context.code(), None)  # type: ignore[attr-defined]
+            raise exc
+        status = call.error_status(exc)
+        if status is None:
+            context.set_trailing_metadata(call.trailers(handler_trailers))
+            call.finish(grpc.StatusCode.UNKNOWN, exc)
+            raise exc
+        context.set_trailing_metadata(call.trailers(handler_trailers, status))
+        call.finish(status.code, exc)
+        context.abort(status.code, status.message)
+        raise AssertionError("context.abort returned")  # pragma: no cover
+
+
+def _gone(context: grpc.ServicerContext) -> grpc.StatusCode:
+    """Why a call ended early on the client's side: its deadline passed, or it was cancelled."""
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    return grpc.StatusCode.CANCELLED
+
+
+class _Requests(Iterator[Any]):
+    """The request stream as the handler reads it: each message counted and validated on the way."""
+
+    __slots__ = ("_call", "_requests")
+
+    def __init__(self, requests: Iterator[Any], call: ServerCall) -> None:
+        self._requests = requests
+        self._call = call
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        request = next(self._requests)
+        self._call.received(request)
+        return request
+
+
+__all__: Sequence[str] = ["server_interceptors"]
