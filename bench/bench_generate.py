@@ -1,0 +1,101 @@
+"""Generation speed: `grpc-errgen generate` vs grpcio-tools' protoc alone on the same tree, side by side.
+
+The tree: N files (default 200), each with an error catalogue, 8 messages with field rules and a 4-rpc service.
+protoc alone runs --python_out --grpc_python_out --pyi_out; grpc-errgen runs the same protoc plus our generator and
+writes the outputs. Runs alternate; the medians and their ratio are printed.
+
+    python bench/bench_generate.py [--files 200] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from grpc_errgen.compiler import builtin_includes, compile_protos, write
+
+TEMPLATE = """\
+syntax = "proto3";
+package bench.f{n};
+import "grpc_errgen/options.proto";
+
+enum F{n}Error {{
+  option (errgen.errors) = {{ domain: "f{n}.bench.example" }};
+  F{n}_ERROR_UNSPECIFIED = 0;
+  F{n}_NOT_FOUND = 1 [(errgen.error) = {{ code: NOT_FOUND message: "not found" }}];
+  F{n}_CONFLICT = 2 [(errgen.error) = {{ code: ABORTED }}];
+}}
+{messages}
+service S{n} {{
+  option (errgen.service) = {{ auth_required: true scopes: "s{n}" }};
+  rpc Get(M0) returns (M1) {{ option (errgen.method) = {{ errors: "F{n}_NOT_FOUND" }}; }}
+  rpc List(M2) returns (stream M3);
+  rpc Push(stream M4) returns (M5) {{ option (errgen.method).errors = "F{n}_CONFLICT"; }}
+  rpc Chat(stream M6) returns (stream M7);
+}}
+"""
+
+MESSAGE = """
+message M{i} {{
+  string name = 1 [(errgen.field).string = {{ min_len: 1, max_len: 64 }}];
+  string email = 2 [(errgen.field).string.email = true];
+  int32 count = 3 [(errgen.field).int32 = {{ gte: 0, lt: 1000 }}];
+  repeated string tags = 4 [(errgen.field).repeated = {{ max_items: 10, items: {{ string: {{ min_len: 1 }} }} }}];
+}}
+"""
+
+
+def make_tree(root: Path, files: int) -> Path:
+    protos = root / "protos"
+    for n in range(files):
+        target = protos / "bench" / f"f{n}.proto"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        messages = "".join(MESSAGE.format(i=i) for i in range(8))
+        target.write_text(TEMPLATE.format(n=n, messages=messages))
+    return protos
+
+
+def protoc_alone(protos: Path, out: Path) -> None:
+    from grpc_tools import protoc
+
+    files = sorted(str(p) for p in protos.rglob("*.proto"))
+    includes = [f"-I{protos}", *(f"-I{d}" for d in builtin_includes())]
+    args = ["protoc", *includes, f"--python_out={out}", f"--grpc_python_out={out}", f"--pyi_out={out}", *files]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+
+
+def errgen(protos: Path, out: Path) -> None:
+    write(compile_protos([protos]), out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        protos = make_tree(Path(tmp), args.files)
+        times: dict[str, list[float]] = {"protoc": [], "errgen": []}
+        for _ in range(args.rounds):
+            for name, run in (("protoc", protoc_alone), ("errgen", errgen)):
+                out = Path(tmp) / f"out-{name}"
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir()
+                start = time.perf_counter()
+                run(protos, out)
+                times[name].append(time.perf_counter() - start)
+        generated = len(list((Path(tmp) / "out-errgen").rglob("*_errgen.py")))
+    protoc_s, errgen_s = (statistics.median(times[k]) for k in ("protoc", "errgen"))
+    print(f"{args.files} files, {generated} _errgen.py each run, median of {args.rounds} alternating rounds")
+    print(f"protoc alone (python, grpc, pyi): {protoc_s:.3f} s")
+    print(f"grpc-errgen generate:             {errgen_s:.3f} s")
+    print(f"ratio: {errgen_s / protoc_s:.2f}x (target <= 2x)")
+
+
+if __name__ == "__main__":
+    main()
