@@ -1,0 +1,306 @@
+"""Runtime helpers of generated validators, and protovalidate's text formats for values inside messages.
+
+Generated code calls the ``is_*`` checks (the well-known string formats), ``regex`` (RE2, compiled once at
+import) and ``nest`` (prefixing the violations of a nested message with its path). The ``format_*`` functions
+run in the generator: messages are constants in generated code, written as protovalidate 2.x writes them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import re2
+
+from grpc_errgen.errors import Violation
+
+# -- paths -------------------------------------------------------------------------------------------------
+
+
+def nest(out: list[Violation], prefix: str, found: list[Violation]) -> None:
+    """Append the violations of a nested message, their paths under ``prefix`` (``items[0]`` + ``sku``)."""
+    for violation in found:
+        path = f"{prefix}.{violation.field}" if violation.field else prefix
+        out.append(Violation(path, violation.rule, violation.message))
+
+
+def key(value: str) -> str:
+    """A string map key as it appears in a path: ``labels["k"]``."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+# -- regular expressions -----------------------------------------------------------------------------------
+
+
+def regex(pattern: str) -> Any:
+    """An RE2 pattern (ASCII ``\\d \\w \\s``, linear time), for unanchored ``search``."""
+    return re2.compile(pattern)
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why RE2 cannot compile ``pattern``, or None."""
+    try:
+        re2.compile(pattern)
+    except (
+        Exception
+    ) as exc:  # re2.error, and anything else the binding raises on bad input
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def bytes_search(pattern: Any, value: bytes) -> bool:
+    """``pattern`` matches the UTF-8 text ``value`` (text that is not UTF-8 matches nothing)."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return pattern.search(text) is not None
+
+
+# -- formats inside messages (used by the generator) -------------------------------------------------------
+
+
+def format_number(value: float | int | bool) -> str:
+    """A number as protovalidate prints it: ``10000000000`` for 1e10, ``0.1``, ``2`` for 2.0, no exponents."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"
+    text = format(Decimal(repr(value)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _fraction(nanos: int) -> str:
+    return f".{nanos:09d}".rstrip("0") if nanos else ""
+
+
+def format_duration(seconds: int, nanos: int) -> str:
+    """``1.5s``, ``-2.5s``, ``0.000001s``."""
+    total = seconds * 1_000_000_000 + nanos
+    sign = "-" if total < 0 else ""
+    whole, part = divmod(abs(total), 1_000_000_000)
+    return f"{sign}{whole}{_fraction(part)}s"
+
+
+def format_timestamp(seconds: int, nanos: int) -> str:
+    """RFC 3339 in UTC with the fraction trimmed: ``1970-01-01T00:00:01.5Z``."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + _fraction(nanos) + "Z"
+
+
+def format_bytes_text(value: bytes) -> str:
+    """Bytes inside a list, as protovalidate prints them: the text, invalid UTF-8 replaced."""
+    return value.decode("utf-8", errors="replace")
+
+
+def format_list(items: Iterable[str]) -> str:
+    return "[" + ", ".join(items) + "]"
+
+
+# -- well-known string formats -----------------------------------------------------------------------------
+
+_EMAIL = re.compile(
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*",
+    re.ASCII,
+)
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", re.ASCII)
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_IPV4 = re.compile(r"(?:0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,2})){3}", re.ASCII)
+_UUID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    re.ASCII,
+)
+_TUUID = re.compile(r"[0-9a-fA-F]{32}", re.ASCII)
+_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}", re.ASCII)
+_FQN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*(?:\.[A-Za-z_][A-Za-z_0-9]*)*", re.ASCII)
+
+
+def is_email(value: str) -> bool:
+    return _EMAIL.fullmatch(value) is not None and len(value) <= 254
+
+
+def is_hostname(value: str) -> bool:
+    if not value or len(value) > 253:
+        return False
+    name = value[:-1] if value.endswith(".") else value
+    labels = name.split(".")
+    for label in labels:
+        if len(label) > 63 or _LABEL.fullmatch(label) is None:
+            return False
+    return _DIGITS.fullmatch(labels[-1]) is None
+
+
+def is_ipv4(value: str) -> bool:
+    if _IPV4.fullmatch(value) is None:
+        return False
+    return all(int(part) <= 255 for part in value.split("."))
+
+
+def is_ipv6(value: str) -> bool:
+    address, _, zone = value.partition("%")
+    if "%" in value and not zone:
+        return False
+    if not re.fullmatch(r"[0-9A-Fa-f:.]+", address, re.ASCII):
+        return False
+    if "." in address:
+        tail = address.rpartition(":")[2]
+        if not is_ipv4(tail):
+            return False
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def is_ip(value: str, version: int = 0) -> bool:
+    if version == 4:
+        return is_ipv4(value)
+    if version == 6:
+        return is_ipv6(value)
+    return is_ipv4(value) or is_ipv6(value)
+
+
+def is_ip_prefix(value: str, version: int = 0, strict: bool = False) -> bool:
+    """``addr/len``; ``strict``: the host bits are zero."""
+    address, slash, length = value.partition("/")
+    if (
+        not slash
+        or _DIGITS.fullmatch(length) is None
+        or (len(length) > 1 and length[0] == "0")
+    ):
+        return False
+    if "%" in address:
+        return False
+    bits = int(length)
+    if version in (0, 4) and is_ipv4(address):
+        limit, parsed = 32, int(ipaddress.IPv4Address(address))
+    elif version in (0, 6) and is_ipv6(address):
+        limit, parsed = 128, int(ipaddress.IPv6Address(address))
+    else:
+        return False
+    if bits > limit:
+        return False
+    return not strict or parsed & ((1 << (limit - bits)) - 1) == 0
+
+
+def is_address(value: str) -> bool:
+    return is_hostname(value) or is_ip(value)
+
+
+def _is_port(text: str) -> bool:
+    if _DIGITS.fullmatch(text) is None or (len(text) > 1 and text[0] == "0"):
+        return False
+    return int(text) <= 65535
+
+
+def is_host_and_port(value: str) -> bool:
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0 or value[end + 1 : end + 2] != ":":
+            return False
+        return is_ipv6(value[1:end]) and _is_port(value[end + 2 :])
+    host, colon, port = value.rpartition(":")
+    if not colon:
+        return False
+    return (is_hostname(host) or is_ipv4(host)) and _is_port(port)
+
+
+def is_uuid(value: str) -> bool:
+    return _UUID.fullmatch(value) is not None
+
+
+def is_tuuid(value: str) -> bool:
+    return _TUUID.fullmatch(value) is not None
+
+
+def is_ulid(value: str) -> bool:
+    return _ULID.fullmatch(value) is not None
+
+
+def is_protobuf_fqn(value: str) -> bool:
+    return _FQN.fullmatch(value) is not None
+
+
+def is_protobuf_dot_fqn(value: str) -> bool:
+    return value.startswith(".") and _FQN.fullmatch(value[1:]) is not None
+
+
+# RFC 3986, section 3 and appendix A.
+_UNRESERVED = r"A-Za-z0-9\-._~"
+_SUB_DELIMS = r"!$&'()*+,;="
+_PCT = r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:@]|{_PCT})"
+_SCHEME = r"[A-Za-z][A-Za-z0-9+\-.]*"
+_USERINFO = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT})*"
+_REG_NAME = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT})*"
+_IP_LITERAL = r"\[[^\[\]/?#@]*\]"
+_HOST = rf"(?:{_IP_LITERAL}|{_REG_NAME})"
+_AUTHORITY = rf"(?:{_USERINFO}@)?{_HOST}(?::[0-9]*)?"
+_PATH_ABEMPTY = rf"(?:/{_PCHAR}*)*"
+_PATH_ABSOLUTE = rf"/(?:{_PCHAR}+(?:/{_PCHAR}*)*)?"
+_PATH_ROOTLESS = rf"{_PCHAR}+(?:/{_PCHAR}*)*"
+_PATH_NOSCHEME = rf"(?:[{_UNRESERVED}{_SUB_DELIMS}@]|{_PCT})+(?:/{_PCHAR}*)*"
+_QUERY = rf"(?:{_PCHAR}|[/?])*"
+_HIER = rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_ROOTLESS}|)"
+_RELATIVE = rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_NOSCHEME}|)"
+_URI = re.compile(rf"{_SCHEME}:{_HIER}(?:\?{_QUERY})?(?:#{_QUERY})?", re.ASCII)
+_RELATIVE_REF = re.compile(rf"{_RELATIVE}(?:\?{_QUERY})?(?:#{_QUERY})?", re.ASCII)
+_AUTHORITY_HOST = re.compile(rf"//(?:{_USERINFO}@)?({_IP_LITERAL})", re.ASCII)
+
+
+def _ip_literal_ok(value: str) -> bool:
+    """An ``[...]`` host inside a URI holds an IPv6 address (zone as ``%25``) or an ``IPvFuture``."""
+    start = value.find("//")
+    match = _AUTHORITY_HOST.match(value, start) if start >= 0 else None
+    if match is None:
+        return True
+    inner = match.group(1)[1:-1]
+    if re.fullmatch(
+        rf"[vV][0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+", inner, re.ASCII
+    ):
+        return True
+    address, _, zone = inner.partition("%25")
+    if "%25" in inner and not zone:
+        return False
+    return is_ipv6(address) and "%" not in address
+
+
+def is_uri(value: str) -> bool:
+    return _URI.fullmatch(value) is not None and _ip_literal_ok(value)
+
+
+def is_uri_ref(value: str) -> bool:
+    if _URI.fullmatch(value) is not None:
+        return _ip_literal_ok(value)
+    return _RELATIVE_REF.fullmatch(value) is not None and _ip_literal_ok(value)
+
+
+# -- small helpers of generated code -----------------------------------------------------------------------
+
+
+def is_finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+def bool_key(value: bool) -> str:
+    """A bool map key as it appears in a path: ``flags[true]``."""
+    return "true" if value else "false"
+
+
+def now_nanos() -> int:
+    return time.time_ns()
