@@ -324,6 +324,7 @@ def read_file(ctx: GenContext, file_name: str) -> FileModel:
     )
     model.catalogues = _catalogues(ctx, proto)
     model.validators = rules.file_validators(ctx, file_name)
+    model.imports.update(model.validators.imports)
     errors = _ErrorIndex(ctx, model, model.catalogues)
     model.services = _services(ctx, proto, model, errors, model.validators)
     model.service_config = _service_config(model.services)
