@@ -119,6 +119,8 @@ def from_status(
     ``ValidationError`` for a BadRequest, else the status class of the code."""
     trailers = tuple(trailing_metadata or ())
     status = _details_status(trailers)
+    # The ErrorInfo metadata of an error no catalogue here declares still reaches the code class.
+    info_metadata: dict[str, str] = {}
     if status is not None and status.code == code.value[0]:
         for detail in status.details:
             type_name = detail.type_url.rpartition("/")[2]
@@ -129,6 +131,7 @@ def from_status(
                     cls = errors.get((info.domain, info.reason))
                     if cls is not None:
                         return cls(message, metadata=dict(info.metadata), code=code, trailing_metadata=trailers)
+                    info_metadata = dict(info.metadata)
                 elif type_name == _BAD_REQUEST and code == grpc.StatusCode.INVALID_ARGUMENT:
                     bad_request = error_details_pb2.BadRequest()
                     detail.Unpack(bad_request)
@@ -139,7 +142,7 @@ def from_status(
                     return ValidationError(violations, message, code=code, trailing_metadata=trailers)
             except Exception:  # an undecodable detail is skipped, never fatal
                 continue
-    return for_code(code)(message, code=code, trailing_metadata=trailers)
+    return for_code(code)(message, metadata=info_metadata, code=code, trailing_metadata=trailers)
 
 
 def from_call(call: grpc.RpcError | grpc.Call, errors: Mapping[tuple[str, str], type[RpcException]]) -> RpcException:

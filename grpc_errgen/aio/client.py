@@ -1,9 +1,268 @@
-"""aio client interceptors. (Being written: see issue 4.)"""
+"""Client side for ``grpc.aio`` channels: the same typed exceptions, request ids, pre-send validation and
+circuit breaker as ``grpc_errgen.client``, as ``grpc.aio`` interceptors.
+
+``grpc.aio`` files an interceptor under the first rpc kind it implements only, so ``client_interceptors``
+returns four objects (one per kind) sharing one configuration. Unary calls are awaited inside the
+interceptor (a failure raises the typed exception from ``await stub.Method(...)``; a success hands back the
+real call, so its metadata stays readable). Streams come back as ``TypedUnaryStreamCall`` /
+``TypedStreamStreamCall``: ``async for`` and ``read()`` give the messages that arrived, then raise.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from types import ModuleType
 from typing import Any
 
+import grpc
+from grpc.aio import AioRpcError, ClientCallDetails, Metadata
 
-def client_interceptors(*modules: Any, request_id: bool = True, validate: bool = False) -> list[Any]:
-    raise NotImplementedError
+from grpc_errgen import validation
+from grpc_errgen.breaker import CircuitBreaker, Ticket
+from grpc_errgen.client import ErrorTable, RequestCheck, method_name, typed_error, with_request_id
+from grpc_errgen.errors import RpcException
+from grpc_errgen.policy import GeneratedFile, error_table
+
+_EOF: Any = grpc.aio.EOF
+
+
+class AsyncRequestCheck(RequestCheck):
+    """``RequestCheck`` for request streams that may be async iterables (or the ``write()`` proxy)."""
+
+    async def wrap_async(self, requests: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[Any]:
+        if isinstance(requests, AsyncIterable):
+            async for request in requests:
+                self.check(request)
+                yield request
+        else:
+            for request in requests:
+                self.check(request)
+                yield request
+
+
+class _Config:
+    """What the four interceptors share."""
+
+    def __init__(
+        self, errors: ErrorTable, *, request_id: bool, validate: bool, breaker: CircuitBreaker | None
+    ) -> None:
+        self.errors = errors
+        self.request_id = request_id
+        self.validate = validate
+        self.breaker = breaker
+        # Tasks recording stream outcomes in the breaker; held so they are not collected mid-flight.
+        self._recorders: set[asyncio.Task[None]] = set()
+
+    def details(self, details: ClientCallDetails) -> ClientCallDetails:
+        if not self.request_id:
+            return details
+        return ClientCallDetails(
+            method=details.method,
+            timeout=details.timeout,
+            metadata=Metadata(*with_request_id(details.metadata)),
+            credentials=details.credentials,
+            wait_for_ready=details.wait_for_ready,
+        )
+
+    def acquire(self, details: ClientCallDetails) -> Ticket | None:
+        return None if self.breaker is None else self.breaker.acquire(method_name(details.method))
+
+    def check(self) -> AsyncRequestCheck | None:
+        return AsyncRequestCheck() if self.validate else None
+
+    def record_when_done(self, call: Any, ticket: Ticket | None) -> None:
+        """Report the call's final code to the breaker once it ends, even if nobody reads it to the end."""
+        if ticket is None:
+            return
+
+        async def record(done: Any) -> None:
+            ticket.done(await done.code())
+
+        def on_done(done: Any) -> None:
+            task = asyncio.get_running_loop().create_task(record(done))
+            self._recorders.add(task)
+            task.add_done_callback(self._recorders.discard)
+
+        call.add_done_callback(on_done)
+
+    def typed(self, error: AioRpcError, check: RequestCheck | None) -> RpcException:
+        if check is not None and check.error is not None:
+            return check.error
+        return typed_error(error, self.errors)
+
+    async def unary_response(self, call: Any, ticket: Ticket | None, check: RequestCheck | None) -> Any:
+        """Await a unary-response call; raise the typed exception when it fails, else hand the call back."""
+        try:
+            await call
+        except AioRpcError as error:
+            if ticket is not None:
+                ticket.done(error.code())
+            raise self.typed(error, check) from error
+        except asyncio.CancelledError:
+            if ticket is not None:
+                ticket.done(None)
+            if check is not None and check.error is not None:
+                raise check.error from None  # our request iterator raised, and grpc cancelled the call
+            raise
+        if ticket is not None:
+            ticket.done(grpc.StatusCode.OK)
+        return call
+
+
+class _TypedResponseStream:
+    """The reading half shared by the typed stream calls: messages, then the typed exception."""
+
+    def __init__(self, call: Any, config: _Config, ticket: Ticket | None, check: RequestCheck | None) -> None:
+        self._call = call
+        self._config = config
+        self._ticket = ticket
+        self._check = check
+        self._responses: AsyncIterator[Any] | None = None
+        config.record_when_done(call, ticket)
+
+    def _failed(self, error: BaseException) -> BaseException:
+        if isinstance(error, AioRpcError):
+            if self._ticket is not None:
+                self._ticket.done(error.code())
+            return self._config.typed(error, self._check)
+        if self._check is not None and self._check.error is not None:
+            return self._check.error  # cancelled because our request iterator raised
+        return error
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        try:
+            async for response in self._call:
+                yield response
+        except (AioRpcError, asyncio.CancelledError) as error:
+            raise self._failed(error) from error
+        if self._ticket is not None:
+            self._ticket.done(grpc.StatusCode.OK)
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        if self._responses is None:
+            self._responses = self._iterate()
+        return self._responses
+
+    async def read(self) -> Any:
+        try:
+            return await self.__aiter__().__anext__()
+        except StopAsyncIteration:
+            return _EOF
+
+    def cancelled(self) -> bool:
+        return self._call.cancelled()  # type: ignore[no-any-return]
+
+    def cancel(self) -> bool:
+        return self._call.cancel()  # type: ignore[no-any-return]
+
+    def done(self) -> bool:
+        return self._call.done()  # type: ignore[no-any-return]
+
+    def add_done_callback(self, callback: Any) -> None:
+        self._call.add_done_callback(lambda _: callback(self))
+
+    def time_remaining(self) -> float | None:
+        return self._call.time_remaining()  # type: ignore[no-any-return]
+
+    async def initial_metadata(self) -> Any:
+        return await self._call.initial_metadata()
+
+    async def trailing_metadata(self) -> Any:
+        return await self._call.trailing_metadata()
+
+    async def code(self) -> grpc.StatusCode:
+        return await self._call.code()  # type: ignore[no-any-return]
+
+    async def details(self) -> str:
+        return await self._call.details()  # type: ignore[no-any-return]
+
+    async def debug_error_string(self) -> str:
+        return await self._call.debug_error_string()  # type: ignore[no-any-return]
+
+    async def wait_for_connection(self) -> None:
+        await self._call.wait_for_connection()
+
+
+class TypedUnaryStreamCall(_TypedResponseStream, grpc.aio.UnaryStreamCall):  # type: ignore[misc]
+    """A server-streaming call whose failure comes out as the typed exception."""
+
+
+class TypedStreamStreamCall(_TypedResponseStream, grpc.aio.StreamStreamCall):  # type: ignore[misc]
+    """A bidi-streaming call whose failure comes out as the typed exception."""
+
+    async def write(self, request: Any) -> None:
+        await self._call.write(request)
+
+    async def done_writing(self) -> None:
+        await self._call.done_writing()
+
+
+class UnaryUnaryInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, config: _Config) -> None:
+        self._config = config
+
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        if self._config.validate:
+            validation.validate(request)
+        ticket = self._config.acquire(client_call_details)
+        call = await continuation(self._config.details(client_call_details), request)
+        return await self._config.unary_response(call, ticket, None)
+
+
+class UnaryStreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, config: _Config) -> None:
+        self._config = config
+
+    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        if self._config.validate:
+            validation.validate(request)
+        ticket = self._config.acquire(client_call_details)
+        call = await continuation(self._config.details(client_call_details), request)
+        return TypedUnaryStreamCall(call, self._config, ticket, None)
+
+
+class StreamUnaryInterceptor(grpc.aio.StreamUnaryClientInterceptor):
+    def __init__(self, config: _Config) -> None:
+        self._config = config
+
+    async def intercept_stream_unary(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+        ticket = self._config.acquire(client_call_details)
+        check = self._config.check()
+        requests = check.wrap_async(request_iterator) if check is not None else request_iterator
+        call = await continuation(self._config.details(client_call_details), requests)
+        return await self._config.unary_response(call, ticket, check)
+
+
+class StreamStreamInterceptor(grpc.aio.StreamStreamClientInterceptor):
+    def __init__(self, config: _Config) -> None:
+        self._config = config
+
+    async def intercept_stream_stream(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+        ticket = self._config.acquire(client_call_details)
+        check = self._config.check()
+        requests = check.wrap_async(request_iterator) if check is not None else request_iterator
+        call = await continuation(self._config.details(client_call_details), requests)
+        return TypedStreamStreamCall(call, self._config, ticket, check)
+
+
+def client_interceptors(
+    *modules: ModuleType | GeneratedFile,
+    request_id: bool = True,
+    validate: bool = False,
+    breaker: CircuitBreaker | None = None,
+) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors for ``grpc.aio.insecure_channel(target, interceptors=client_interceptors(module))``.
+
+    Same arguments and behaviour as ``grpc_errgen.client.client_interceptors``.
+    """
+    config = _Config(error_table(modules), request_id=request_id, validate=validate, breaker=breaker)
+    return [
+        UnaryUnaryInterceptor(config),
+        UnaryStreamInterceptor(config),
+        StreamUnaryInterceptor(config),
+        StreamStreamInterceptor(config),
+    ]
+
+
+__all__ = ["client_interceptors"]
