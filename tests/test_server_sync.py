@@ -1,0 +1,564 @@
+"""The server chain on a real ``grpc.server``, hit by plain grpcio clients: all four arities."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent import futures
+from typing import Any, NamedTuple
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2  # type: ignore[import-untyped]
+from grpc_status import rpc_status
+from prometheus_client import CollectorRegistry
+
+from grpc_errgen import current_principal, current_request_id, server_interceptors
+from grpc_errgen.context import Principal
+from tests.server_chain_service import (
+    ARITIES,
+    EXPECTED,
+    SECRET,
+    Generated,
+    build_service,
+    leaked,
+    raise_for,
+    requests,
+)
+
+
+def authenticate(token: str, method: str) -> Principal | None:
+    if token == "bad":
+        return None
+    scopes = {"chain.write"} if token.startswith("writer") else set()
+    return Principal(token, scopes=frozenset(scopes))
+
+
+class Servicer:
+    """Acts on ``Req.mode`` (see ``server_chain_service``); records what reached it in ``seen``."""
+
+    def __init__(self, generated: Generated) -> None:
+        self.generated = generated
+        self.seen: list[tuple[str | None, str]] = []
+        self.lock = threading.Lock()
+
+    def act(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.lock:
+            self.seen.append((current_request_id(), request.name))
+        if request.mode == "abort":
+            context.set_trailing_metadata((("handler-trailer", "yes"),))
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "handler says no")
+        if request.mode == "trailer":
+            context.set_trailing_metadata((("handler-trailer", "yes"),))
+        if request.mode == "slow":
+            time.sleep(0.01)
+        raise_for(request.mode, self.generated)
+        principal = current_principal()
+        return self.generated.pb2.Resp(
+            text=request.name,
+            principal=principal.subject if principal is not None else "",
+            request_id=current_request_id() or "",
+        )
+
+    def Unary(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self.act(request, context)
+
+    Secure = Unary
+
+    def ServerStream(
+        self, request: Any, context: grpc.ServicerContext
+    ) -> Iterator[Any]:
+        ok = self.generated.pb2.Req(mode="slow", name=request.name)
+        for _ in range(request.count):
+            yield self.act(ok, context)
+        if request.mode not in ("ok", "slow"):
+            yield self.act(request, context)
+
+    def ClientStream(
+        self, request_iterator: Iterator[Any], context: grpc.ServicerContext
+    ) -> Any:
+        last = None
+        for request in request_iterator:
+            last = self.act(request, context)
+        return last or self.generated.pb2.Resp()
+
+    def Bidi(
+        self, request_iterator: Iterator[Any], context: grpc.ServicerContext
+    ) -> Iterator[Any]:
+        for request in request_iterator:
+            yield self.act(request, context)
+
+
+@contextlib.contextmanager
+def serve(
+    generated: Generated, workers: int = 8, **chain: Any
+) -> Iterator[tuple[Any, Servicer]]:
+    servicer = Servicer(generated)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers),
+        interceptors=server_interceptors(generated.errgen, **chain),
+    )
+    generated.pb2_grpc.add_ChainServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield generated.pb2_grpc.ChainStub(channel), servicer
+    finally:
+        channel.close()
+        server.stop(None)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    return build_service(tmp_path_factory.mktemp("srvchain"))
+
+
+@pytest.fixture(scope="module")
+def service(generated: Generated) -> Iterator[tuple[Any, Servicer]]:
+    with serve(generated, authenticate=authenticate) as running:
+        yield running
+
+
+class Outcome(NamedTuple):
+    responses: list[Any]
+    error: Any  # the grpc.RpcError (also the call) or None
+    trailers: dict[str, Any]
+
+
+def invoke(
+    stub: Any,
+    pb2: Any,
+    arity: str,
+    mode: str = "ok",
+    count: int = 2,
+    metadata: Any = (),
+    **fields: Any,
+) -> Outcome:
+    """One call of ``arity``; the failure (if any) comes after ``count`` good messages on streams."""
+    fields.setdefault("name", "good")
+    single = pb2.Req(mode=mode, count=count, **fields)
+    stream = requests(pb2, mode, count, **fields)
+    received: list[Any] = []
+    try:
+        if arity == "unary_unary":
+            response, call = stub.Unary.with_call(single, metadata=metadata, timeout=10)
+            received.append(response)
+        elif arity == "stream_unary":
+            response, call = stub.ClientStream.with_call(
+                iter(stream), metadata=metadata, timeout=10
+            )
+            received.append(response)
+        else:
+            if arity == "unary_stream":
+                call = stub.ServerStream(single, metadata=metadata, timeout=10)
+            else:
+                call = stub.Bidi(iter(stream), metadata=metadata, timeout=10)
+            received.extend(call)
+    except grpc.RpcError as raised:
+        error: Any = raised
+        return Outcome(received, error, dict(error.trailing_metadata() or ()))
+    return Outcome(received, None, dict(call.trailing_metadata() or ()))
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+def test_ok_echoes_the_request_id_in_trailers(
+    service: Any, generated: Generated, arity: str
+) -> None:
+    stub, _ = service
+    outcome = invoke(
+        stub, generated.pb2, arity, metadata=(("x-request-id", "rid-ok-1"),)
+    )
+    assert outcome.error is None
+    assert outcome.responses
+    assert outcome.trailers["x-request-id"] == "rid-ok-1"
+    assert all(r.request_id == "rid-ok-1" for r in outcome.responses if r.text)
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+def test_a_new_request_id_when_the_client_sends_none(
+    service: Any, generated: Generated, arity: str
+) -> None:
+    stub, _ = service
+    outcome = invoke(stub, generated.pb2, arity)
+    rid = outcome.trailers["x-request-id"]
+    assert uuid.UUID(rid).version == 4
+    assert outcome.responses[-1].request_id == rid
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+@pytest.mark.parametrize("mode", sorted(EXPECTED))
+def test_failures_map_to_their_status_after_the_messages_sent(
+    service: Any, generated: Generated, arity: str, mode: str
+) -> None:
+    stub, _ = service
+    outcome = invoke(
+        stub,
+        generated.pb2,
+        arity,
+        mode,
+        count=3,
+        metadata=(("x-request-id", f"rid-{mode}"),),
+    )
+    assert outcome.error is not None, "the call must fail"
+    assert (outcome.error.code(), outcome.error.details()) == EXPECTED[mode]
+    assert leaked(SECRET, outcome.error) == []
+    assert outcome.trailers["x-request-id"] == f"rid-{mode}"
+    streamed = {
+        "unary_unary": 0,
+        "stream_unary": 0,
+        "unary_stream": 3,
+        "stream_stream": 3,
+    }
+    assert len(outcome.responses) == streamed[arity]
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+def test_declared_errors_carry_error_info(
+    service: Any, generated: Generated, arity: str
+) -> None:
+    stub, _ = service
+    outcome = invoke(stub, generated.pb2, arity, "declared")
+    status = rpc_status.from_call(outcome.error)
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert (info.reason, info.domain, dict(info.metadata)) == (
+        "ITEM_MISSING",
+        "chain.test.example",
+        {"sku": "7"},
+    )
+
+
+def test_undeclared_errors_map_and_are_logged(
+    service: Any, generated: Generated, caplog: pytest.LogCaptureFixture
+) -> None:
+    stub, _ = service
+    with caplog.at_level(logging.WARNING, logger="grpc_errgen"):
+        outcome = invoke(
+            stub,
+            generated.pb2,
+            "unary_unary",
+            "undeclared",
+            metadata=(("x-request-id", "rid-und"),),
+        )
+    info = error_details_pb2.ErrorInfo()
+    rpc_status.from_call(outcome.error).details[0].Unpack(info)
+    assert info.reason == "OUT_OF_STOCK"
+    assert any(
+        "does not declare" in r.getMessage() and "rid-und" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_unexpected_exceptions_are_logged_with_traceback_and_request_id(
+    service: Any, generated: Generated, caplog: pytest.LogCaptureFixture
+) -> None:
+    stub, _ = service
+    with caplog.at_level(logging.INFO, logger="grpc_errgen"):
+        invoke(
+            stub,
+            generated.pb2,
+            "unary_stream",
+            "secret",
+            metadata=(("x-request-id", "rid-secret"),),
+        )
+    logged = [
+        r for r in caplog.records if r.exc_info and "rid-secret" in r.getMessage()
+    ]
+    assert len(logged) == 1
+    assert logged[0].levelno == logging.ERROR
+    assert logged[0].exc_info is not None
+    assert SECRET in str(logged[0].exc_info[1])
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+def test_handler_abort_passes_through_with_its_trailers(
+    service: Any, generated: Generated, arity: str
+) -> None:
+    stub, _ = service
+    outcome = invoke(stub, generated.pb2, arity, "abort")
+    assert outcome.error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert outcome.trailers["handler-trailer"] == "yes"
+    assert "x-request-id" in outcome.trailers
+    assert "grpc-status-details-bin" not in outcome.trailers
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+def test_handler_trailers_merge_with_the_request_id(
+    service: Any, generated: Generated, arity: str
+) -> None:
+    stub, _ = service
+    outcome = invoke(
+        stub,
+        generated.pb2,
+        arity,
+        "trailer",
+        count=1,
+        metadata=(("x-request-id", "rid-tr"),),
+    )
+    assert outcome.error is None
+    assert outcome.trailers == {"handler-trailer": "yes", "x-request-id": "rid-tr"}
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+def test_invalid_requests_never_reach_the_handler(
+    service: Any, generated: Generated, arity: str
+) -> None:
+    stub, servicer = service
+    rid = f"rid-invalid-{arity}"
+    outcome = invoke(
+        stub,
+        generated.pb2,
+        arity,
+        "ok",
+        count=2,
+        name="x",
+        metadata=(("x-request-id", rid),),
+    )
+    assert outcome.error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert outcome.error.details() == "invalid Req: 1 violation(s)"
+    bad_request = error_details_pb2.BadRequest()
+    assert rpc_status.from_call(outcome.error).details[0].Unpack(bad_request)
+    violation = bad_request.field_violations[0]
+    assert (violation.field, violation.reason) == ("name", "string.min_len")
+    assert (
+        json.loads(outcome.trailers["error-details"])["violations"][0]["rule"]
+        == "string.min_len"
+    )
+    assert [name for seen_rid, name in servicer.seen if seen_rid == rid] == []
+
+
+@pytest.mark.parametrize("arity", ["stream_unary", "stream_stream"])
+def test_streamed_requests_are_validated_one_by_one(
+    service: Any, generated: Generated, arity: str
+) -> None:
+    stub, servicer = service
+    rid = f"rid-stream-invalid-{arity}"
+    pb2 = generated.pb2
+    stream = [
+        pb2.Req(mode="ok", name="one"),
+        pb2.Req(mode="ok", name="two"),
+        pb2.Req(mode="ok", name="x"),
+    ]
+    method = stub.ClientStream if arity == "stream_unary" else stub.Bidi
+    received: list[Any] = []
+    raised: Any
+    with pytest.raises(grpc.RpcError) as raised:
+        result = method(iter(stream), metadata=(("x-request-id", rid),), timeout=10)
+        received.extend([result] if arity == "stream_unary" else result)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [name for seen_rid, name in servicer.seen if seen_rid == rid] == [
+        "one",
+        "two",
+    ]
+    assert len(received) == (2 if arity == "stream_stream" else 0)
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+def test_hundreds_of_violations_stay_under_the_trailer_limit(
+    service: Any, generated: Generated, arity: str
+) -> None:
+    stub, _ = service
+    outcome = invoke(stub, generated.pb2, arity, "ok", count=1, tags=["abc"] * 400)
+    assert outcome.error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert outcome.error.details().startswith(
+        "invalid Req: 400 violation(s) (details list the first"
+    )
+    bad_request = error_details_pb2.BadRequest()
+    assert rpc_status.from_call(outcome.error).details[0].Unpack(bad_request)
+    assert 10 < len(bad_request.field_violations) < 400
+    size = sum(len(k) + len(v) for k, v in outcome.trailers.items())
+    assert size < 8 * 1024
+
+
+def test_principals_never_mix_between_concurrent_calls(
+    service: Any, generated: Generated
+) -> None:
+    stub, _ = service
+
+    def one(index: int) -> None:
+        arity = ARITIES[index % 4]
+        token = f"user-{index}"
+        outcome = invoke(
+            stub,
+            generated.pb2,
+            arity,
+            "slow",
+            count=3,
+            metadata=(
+                ("authorization", f"Bearer {token}"),
+                ("x-request-id", f"rid-p-{index}"),
+            ),
+        )
+        assert outcome.error is None, outcome.error
+        assert outcome.responses
+        for response in outcome.responses:
+            assert (response.principal, response.request_id) == (
+                token,
+                f"rid-p-{index}",
+            )
+
+    with futures.ThreadPoolExecutor(max_workers=12) as pool:
+        for done in [pool.submit(one, i) for i in range(48)]:
+            done.result()
+    # And a call without a token, on the same (reused) worker threads, sees no principal.
+    for arity in ARITIES:
+        assert {r.principal for r in invoke(stub, generated.pb2, arity).responses} == {
+            ""
+        }
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        (None, grpc.StatusCode.UNAUTHENTICATED),
+        ("bad", grpc.StatusCode.UNAUTHENTICATED),
+        ("reader", grpc.StatusCode.PERMISSION_DENIED),
+        ("writer-1", grpc.StatusCode.OK),
+    ],
+)
+def test_auth_required_rpcs_are_never_reached_without_a_principal(
+    service: Any, generated: Generated, token: str | None, code: grpc.StatusCode
+) -> None:
+    stub, servicer = service
+    rid = f"rid-secure-{token}"
+    metadata = [("x-request-id", rid)] + (
+        [("authorization", f"Bearer {token}")] if token else []
+    )
+    try:
+        response, call = stub.Secure.with_call(
+            generated.pb2.Req(name="good"), metadata=metadata, timeout=10
+        )
+        got = call.code()
+        assert response.principal == token
+    except grpc.RpcError as raised:
+        error: Any = raised
+        got = error.code()
+        assert dict(error.trailing_metadata())["x-request-id"] == rid
+    assert got == code
+    reached = [name for seen_rid, name in servicer.seen if seen_rid == rid]
+    assert reached == (["good"] if code == grpc.StatusCode.OK else [])
+
+
+def test_a_chain_that_needs_auth_refuses_to_start_without_authenticate(
+    generated: Generated,
+) -> None:
+    with pytest.raises(ValueError, match="Secure"):
+        server_interceptors(generated.errgen)
+
+
+def test_a_slow_authenticator_does_not_serialise_calls(generated: Generated) -> None:
+    def slow(token: str, method: str) -> Principal:
+        time.sleep(0.3)
+        return Principal(token)
+
+    with serve(generated, workers=8, authenticate=slow, log=False) as (stub, _):
+        invoke(stub, generated.pb2, "unary_unary")  # connect first
+        started = time.perf_counter()
+        with futures.ThreadPoolExecutor(max_workers=6) as pool:
+            calls = [
+                pool.submit(
+                    invoke,
+                    stub,
+                    generated.pb2,
+                    "unary_unary",
+                    metadata=(("authorization", f"Bearer t{i}"),),
+                )
+                for i in range(6)
+            ]
+            outcomes = [c.result() for c in calls]
+        elapsed = time.perf_counter() - started
+    assert [o.responses[0].principal for o in outcomes] == [f"t{i}" for i in range(6)]
+    assert elapsed < 1.0, f"six calls with a 0.3 s authenticator took {elapsed:.2f} s"
+
+
+def test_metrics_count_every_outcome(generated: Generated) -> None:
+    registry = CollectorRegistry()
+    with serve(generated, authenticate=authenticate, log=False, metrics=registry) as (
+        stub,
+        _,
+    ):
+        invoke(stub, generated.pb2, "unary_stream", count=3)
+        invoke(stub, generated.pb2, "unary_stream", "abort", count=1)
+        invoke(stub, generated.pb2, "unary_unary", name="x")
+        invoke(stub, generated.pb2, "stream_stream", "secret", count=2)
+        with contextlib.suppress(grpc.RpcError):
+            stub.Secure(generated.pb2.Req(name="good"), timeout=10)
+
+    def handled(method: str, grpc_type: str, code: str) -> float | None:
+        labels = {
+            "grpc_type": grpc_type,
+            "grpc_service": "srvchain.v1.Chain",
+            "grpc_method": method,
+            "grpc_code": code,
+        }
+        return registry.get_sample_value("grpc_server_handled_total", labels)
+
+    assert handled("ServerStream", "server_stream", "OK") == 1
+    assert handled("ServerStream", "server_stream", "ResourceExhausted") == 1
+    assert handled("Unary", "unary", "InvalidArgument") == 1
+    assert handled("Bidi", "bidi_stream", "Internal") == 1
+    assert handled("Secure", "unary", "Unauthenticated") == 1
+    sent = registry.get_sample_value(
+        "grpc_server_msg_sent_total",
+        {
+            "grpc_type": "server_stream",
+            "grpc_service": "srvchain.v1.Chain",
+            "grpc_method": "ServerStream",
+        },
+    )
+    assert sent == 4
+
+
+def test_error_mapping_can_be_turned_off(generated: Generated) -> None:
+    with serve(generated, authenticate=authenticate, log=False, map_errors=False) as (
+        stub,
+        _,
+    ):
+        mapped = invoke(stub, generated.pb2, "unary_unary", "key")
+        invalid = invoke(stub, generated.pb2, "unary_unary", name="x")
+    assert mapped.error.code() == grpc.StatusCode.UNKNOWN  # grpcio's own handling
+    assert (
+        invalid.error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    )  # the chain's own refusals still count
+
+
+def test_methods_unknown_to_the_tables_pass_through(generated: Generated) -> None:
+    def ping(request: bytes, context: grpc.ServicerContext) -> bytes:
+        assert current_principal() is None
+        if request == b"boom":
+            raise RuntimeError("plain grpcio handling")
+        return request
+
+    handler = grpc.method_handlers_generic_handler(
+        "other.Svc", {"Ping": grpc.unary_unary_rpc_method_handler(ping)}
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=2),
+        interceptors=server_interceptors(generated.errgen, authenticate=authenticate),
+    )
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            ping_call: Any = channel.unary_unary("/other.Svc/Ping")
+            assert (
+                ping_call(
+                    b"hi", metadata=(("authorization", "Bearer writer-1"),), timeout=10
+                )
+                == b"hi"
+            )
+            raised: Any
+            with pytest.raises(grpc.RpcError) as raised:
+                ping_call(b"boom", timeout=10)
+    finally:
+        server.stop(None)
+    assert raised.value.code() == grpc.StatusCode.UNKNOWN
+    assert "plain grpcio handling" in raised.value.details()
