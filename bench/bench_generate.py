@@ -64,7 +64,14 @@ def protoc_alone(protos: Path, out: Path) -> None:
 
     files = sorted(str(p) for p in protos.rglob("*.proto"))
     includes = [f"-I{protos}", *(f"-I{d}" for d in builtin_includes())]
-    args = ["protoc", *includes, f"--python_out={out}", f"--grpc_python_out={out}", f"--pyi_out={out}", *files]
+    args = [
+        "protoc",
+        *includes,
+        f"--python_out={out}",
+        f"--grpc_python_out={out}",
+        f"--pyi_out={out}",
+        *files,
+    ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
 
@@ -91,7 +98,9 @@ def main() -> None:
                 times[name].append(time.perf_counter() - start)
         generated = len(list((Path(tmp) / "out-errgen").rglob("*_errgen.py")))
     protoc_s, errgen_s = (statistics.median(times[k]) for k in ("protoc", "errgen"))
-    print(f"{args.files} files, {generated} _errgen.py each run, median of {args.rounds} alternating rounds")
+    print(
+        f"{args.files} files, {generated} _errgen.py each run, median of {args.rounds} alternating rounds"
+    )
     print(f"protoc alone (python, grpc, pyi): {protoc_s:.3f} s")
     print(f"grpc-errgen generate:             {errgen_s:.3f} s")
     print(f"ratio: {errgen_s / protoc_s:.2f}x (target <= 2x)")

@@ -21,11 +21,11 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import grpc_errgen  # noqa: E402
-import grpc_errgen.aio  # noqa: E402
-from grpc_errgen import errors  # noqa: E402
-from shop.v1 import orders_errgen, orders_pb2, orders_pb2_grpc  # noqa: E402
-from shop_service import (  # noqa: E402
+import grpc_errgen
+import grpc_errgen.aio
+from grpc_errgen import errors
+from shop.v1 import orders_errgen, orders_pb2, orders_pb2_grpc
+from shop_service import (
     AsyncOrderService,
     OrderService,
     Store,
@@ -53,13 +53,17 @@ def show(title: str, call: Callable[[], Any]) -> Any:
     try:
         result = call()
     except errors.ValidationError as error:
-        print(f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}")
+        print(
+            f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}"
+        )
         for violation in error.violations:
             print(f"      {violation.field}: {violation.message} [{violation.rule}]")
         return None
     except errors.RpcException as error:
         extra = f" metadata={error.metadata}" if error.metadata else ""
-        print(f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}{extra}")
+        print(
+            f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}{extra}"
+        )
         return None
     summary = result if not isinstance(result, list) else f"{len(result)} message(s)"
     print(f"  {title}: OK {str(summary).strip()}".replace("\n", " "))
@@ -73,7 +77,9 @@ def run_sync() -> None:
     registry = CollectorRegistry()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),
-        interceptors=grpc_errgen.server_interceptors(orders_errgen, authenticate=authenticate, metrics=registry),
+        interceptors=grpc_errgen.server_interceptors(
+            orders_errgen, authenticate=authenticate, metrics=registry
+        ),
     )
     orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderService(Store()), server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -85,7 +91,9 @@ def run_sync() -> None:
         interceptors = [*grpc_errgen.client_interceptors(orders_errgen)]
         if token:
             interceptors = [*grpc_errgen.bearer_token(token), *interceptors]
-        channel = grpc.intercept_channel(grpc.insecure_channel(target, options=options), *interceptors)
+        channel = grpc.intercept_channel(
+            grpc.insecure_channel(target, options=options), *interceptors
+        )
         return orders_pb2_grpc.OrderServiceStub(channel)
 
     alice, bob, nobody = stub("alice-token"), stub("bob-token"), stub(None)
@@ -102,26 +110,48 @@ def run_sync() -> None:
     show("CreateOrder (no token)", lambda: nobody.CreateOrder(GOOD))
     show("CreateOrder (missing scope)", lambda: bob.CreateOrder(GOOD))
     if order is not None:
-        show("GetOrder (busy twice, retried by the channel)", lambda: alice.GetOrder(orders_pb2.GetOrderRequest(id=order.id)))
-    show("GetOrder (unknown id)", lambda: alice.GetOrder(orders_pb2.GetOrderRequest(id="ord-999")))
+        show(
+            "GetOrder (busy twice, retried by the channel)",
+            lambda: alice.GetOrder(orders_pb2.GetOrderRequest(id=order.id)),
+        )
+    show(
+        "GetOrder (unknown id)",
+        lambda: alice.GetOrder(orders_pb2.GetOrderRequest(id="ord-999")),
+    )
     show(
         "ListOrders (server stream, no auth needed)",
-        lambda: list(nobody.ListOrders(orders_pb2.ListOrdersRequest(customer_email="alice@example.com"))),
+        lambda: list(
+            nobody.ListOrders(
+                orders_pb2.ListOrdersRequest(customer_email="alice@example.com")
+            )
+        ),
     )
 
     def uploads(items: list[tuple[str, int]]) -> Iterator[orders_pb2.ItemUpload]:
         for sku, quantity in items:
             yield orders_pb2.ItemUpload(
-                order_id=order.id if order else "ord-1", item=orders_pb2.LineItem(sku=sku, quantity=quantity)
+                order_id=order.id if order else "ord-1",
+                item=orders_pb2.LineItem(sku=sku, quantity=quantity),
             )
 
-    show("UploadItems (client stream)", lambda: alice.UploadItems(uploads([("ABC-0001", 1), ("ABC-0002", 3)])))
-    show("UploadItems (bad 2nd message)", lambda: alice.UploadItems(uploads([("ABC-0001", 1), ("bad", 0)])))
+    show(
+        "UploadItems (client stream)",
+        lambda: alice.UploadItems(uploads([("ABC-0001", 1), ("ABC-0002", 3)])),
+    )
+    show(
+        "UploadItems (bad 2nd message)",
+        lambda: alice.UploadItems(uploads([("ABC-0001", 1), ("bad", 0)])),
+    )
     show(
         "TrackOrders (bidi, unknown order mid-stream)",
         lambda: list(
             alice.TrackOrders(
-                iter([orders_pb2.TrackRequest(order_id=order.id if order else "x"), orders_pb2.TrackRequest(order_id="ord-404")])
+                iter(
+                    [
+                        orders_pb2.TrackRequest(order_id=order.id if order else "x"),
+                        orders_pb2.TrackRequest(order_id="ord-404"),
+                    ]
+                )
             )
         ),
     )
@@ -139,34 +169,54 @@ def run_sync() -> None:
 async def run_aio() -> None:
     print("== grpc.aio server")
     server = grpc.aio.server(
-        interceptors=grpc_errgen.aio.server_interceptors(orders_errgen, authenticate=authenticate_async)
+        interceptors=grpc_errgen.aio.server_interceptors(
+            orders_errgen, authenticate=authenticate_async
+        )
     )
-    orders_pb2_grpc.add_OrderServiceServicer_to_server(AsyncOrderService(Store()), server)
+    orders_pb2_grpc.add_OrderServiceServicer_to_server(
+        AsyncOrderService(Store()), server
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    interceptors = [*grpc_errgen.aio.bearer_token("alice-token"), *grpc_errgen.aio.client_interceptors(orders_errgen)]
+    interceptors = [
+        *grpc_errgen.aio.bearer_token("alice-token"),
+        *grpc_errgen.aio.client_interceptors(orders_errgen),
+    ]
     async with grpc.aio.insecure_channel(
-        f"127.0.0.1:{port}", interceptors=interceptors, options=grpc_errgen.channel_options(orders_errgen)
+        f"127.0.0.1:{port}",
+        interceptors=interceptors,
+        options=grpc_errgen.channel_options(orders_errgen),
     ) as channel:
         stub = orders_pb2_grpc.OrderServiceStub(channel)
-        for title, request in (("CreateOrder", GOOD), ("CreateOrder (invalid request)", BAD)):
+        for title, request in (
+            ("CreateOrder", GOOD),
+            ("CreateOrder (invalid request)", BAD),
+        ):
             try:
                 order = await stub.CreateOrder(request)
                 print(f"  {title}: OK id={order.id}")
             except errors.ValidationError as error:
                 print(f"  {title}: {type(error).__name__}: {error.details()}")
                 for violation in error.violations:
-                    print(f"      {violation.field}: {violation.message} [{violation.rule}]")
+                    print(
+                        f"      {violation.field}: {violation.message} [{violation.rule}]"
+                    )
         try:
             await stub.GetOrder(orders_pb2.GetOrderRequest(id="ord-999"))
         except orders_errgen.OrderNotFound as error:
-            print(f"  GetOrder (unknown id): {type(error).__name__} {error.code().name}: {error.details()} {error.metadata}")
+            print(
+                f"  GetOrder (unknown id): {type(error).__name__} {error.code().name}: {error.details()} {error.metadata}"
+            )
     await server.stop(None)
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="      log %(levelname)s %(message)s")
-    logging.getLogger("grpc_errgen").setLevel(logging.WARNING)  # one INFO line per call is too chatty for a demo
+    logging.basicConfig(
+        level=logging.INFO, format="      log %(levelname)s %(message)s"
+    )
+    logging.getLogger("grpc_errgen").setLevel(
+        logging.WARNING
+    )  # one INFO line per call is too chatty for a demo
     run_sync()
     asyncio.run(run_aio())
 

@@ -44,11 +44,16 @@ class Store:
         if any(item.sku.startswith("ZZZ") for item in request.items):
             raise orders_errgen.OutOfStock(metadata={"sku": request.items[0].sku})
         if request.card_token == "boom-boom":
-            raise RuntimeError("card vault password is hunter2")  # never reaches the client
+            raise RuntimeError(
+                "card vault password is hunter2"
+            )  # never reaches the client
         with self._lock:
             order_id = f"ord-{next(self._ids)}"
             order = orders_pb2.Order(
-                id=order_id, customer_email=request.customer_email, items=request.items, status="NEW"
+                id=order_id,
+                customer_email=request.customer_email,
+                items=request.items,
+                status="NEW",
             )
             self._orders[order_id] = order
             self._busy[order_id] = 2
@@ -69,7 +74,9 @@ class Store:
 
     def add_item(self, order_id: str, item: orders_pb2.LineItem) -> None:
         with self._lock:
-            self._orders[order_id].items.append(item)  # KeyError -> NOT_FOUND by map_exceptions
+            self._orders[order_id].items.append(
+                item
+            )  # KeyError -> NOT_FOUND by map_exceptions
 
 
 class OrderService(orders_pb2_grpc.OrderServiceServicer):
@@ -80,10 +87,14 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
         self, request: orders_pb2.CreateOrderRequest, context: grpc.ServicerContext
     ) -> orders_pb2.Order:
         principal = current_principal()
-        assert principal is not None  # the chain never lets an unauthenticated call in here
+        assert (
+            principal is not None
+        )  # the chain never lets an unauthenticated call in here
         return self.store.create(request)
 
-    def GetOrder(self, request: orders_pb2.GetOrderRequest, context: grpc.ServicerContext) -> orders_pb2.Order:
+    def GetOrder(
+        self, request: orders_pb2.GetOrderRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.Order:
         return self.store.get(request.id)
 
     def ListOrders(
@@ -92,7 +103,9 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
         yield from self.store.owned_by(request.customer_email)
 
     def UploadItems(
-        self, request_iterator: Iterator[orders_pb2.ItemUpload], context: grpc.ServicerContext
+        self,
+        request_iterator: Iterator[orders_pb2.ItemUpload],
+        context: grpc.ServicerContext,
     ) -> orders_pb2.UploadSummary:
         added = 0
         for upload in request_iterator:
@@ -101,12 +114,20 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
         return orders_pb2.UploadSummary(items_added=added)
 
     def TrackOrders(
-        self, request_iterator: Iterator[orders_pb2.TrackRequest], context: grpc.ServicerContext
+        self,
+        request_iterator: Iterator[orders_pb2.TrackRequest],
+        context: grpc.ServicerContext,
     ) -> Iterator[orders_pb2.OrderEvent]:
         for request in request_iterator:
-            order = self.store.get(request.order_id) if request.order_id != "ord-0" else None
+            order = (
+                self.store.get(request.order_id)
+                if request.order_id != "ord-0"
+                else None
+            )
             if order is None:
-                raise orders_errgen.OrderNotFound(f"no order {request.order_id} (request {current_request_id()})")
+                raise orders_errgen.OrderNotFound(
+                    f"no order {request.order_id} (request {current_request_id()})"
+                )
             yield orders_pb2.OrderEvent(order_id=order.id, status=order.status)
 
 
@@ -117,17 +138,23 @@ class AsyncOrderService(orders_pb2_grpc.OrderServiceServicer):
         self.store = store
 
     async def CreateOrder(  # type: ignore[override]
-        self, request: orders_pb2.CreateOrderRequest, context: grpc.aio.ServicerContext[object, object]
+        self,
+        request: orders_pb2.CreateOrderRequest,
+        context: grpc.aio.ServicerContext[object, object],
     ) -> orders_pb2.Order:
         return self.store.create(request)
 
     async def GetOrder(  # type: ignore[override]
-        self, request: orders_pb2.GetOrderRequest, context: grpc.aio.ServicerContext[object, object]
+        self,
+        request: orders_pb2.GetOrderRequest,
+        context: grpc.aio.ServicerContext[object, object],
     ) -> orders_pb2.Order:
         return self.store.get(request.id)
 
     async def ListOrders(  # type: ignore[override]
-        self, request: orders_pb2.ListOrdersRequest, context: grpc.aio.ServicerContext[object, object]
+        self,
+        request: orders_pb2.ListOrdersRequest,
+        context: grpc.aio.ServicerContext[object, object],
     ) -> AsyncIterator[orders_pb2.Order]:
         for order in self.store.owned_by(request.customer_email):
             yield order

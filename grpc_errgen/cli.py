@@ -33,7 +33,11 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="Output directory (default: current directory).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Output directory (default: current directory).",
+)
 @click.option(
     "-I",
     "--include",
@@ -42,8 +46,14 @@ def main() -> None:
     type=click.Path(path_type=Path),
     help="Extra import directories (well-known types, googleapis and errgen options are always included).",
 )
-@click.option("--check", is_flag=True, help="Write nothing; list stale or missing files and exit 1 if there are any.")
-def generate(paths: Sequence[Path], out: Path | None, includes: Sequence[Path], check: bool) -> None:
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; list stale or missing files and exit 1 if there are any.",
+)
+def generate(
+    paths: Sequence[Path], out: Path | None, includes: Sequence[Path], check: bool
+) -> None:
     """Compile the .proto files under PATHS (files or directories) to _pb2, _pb2_grpc, .pyi and _errgen modules.
 
     A directory is both the search root and the import root. Defaults come from [tool.grpc-errgen] in
@@ -53,7 +63,9 @@ def generate(paths: Sequence[Path], out: Path | None, includes: Sequence[Path], 
     if not paths:
         paths = [base / p for p in defaults.get("paths", [])]
     if not paths:
-        raise click.UsageError("no PATHS given and no [tool.grpc-errgen] paths in pyproject.toml")
+        raise click.UsageError(
+            "no PATHS given and no [tool.grpc-errgen] paths in pyproject.toml"
+        )
     if out is None:
         out = base / defaults["out"] if "out" in defaults else Path.cwd()
     includes = [*includes, *(base / p for p in defaults.get("includes", []))]
@@ -67,7 +79,10 @@ def generate(paths: Sequence[Path], out: Path | None, includes: Sequence[Path], 
         for name in stale:
             click.echo(f"stale: {out / name}")
         if stale:
-            click.echo(f"{len(stale)} generated file(s) out of date: run `grpc-errgen generate`", err=True)
+            click.echo(
+                f"{len(stale)} generated file(s) out of date: run `grpc-errgen generate`",
+                err=True,
+            )
             sys.exit(1)
         click.echo(f"{len(result.files)} generated file(s) up to date")
         return

@@ -46,7 +46,9 @@ def find_protos(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
             found.setdefault(path.resolve(), path.resolve().parent)
         else:
             raise CompileError(f"{path}: not a .proto file or a directory")
-    return sorted(((root, proto) for proto, root in found.items()), key=lambda item: item[1])
+    return sorted(
+        ((root, proto) for proto, root in found.items()), key=lambda item: item[1]
+    )
 
 
 def _run_protoc(args: Sequence[str]) -> None:
@@ -78,9 +80,13 @@ def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Resu
     """Compile every .proto under ``paths``; return the files (``_pb2``, ``_pb2_grpc``, ``.pyi``, ``_errgen``)."""
     protos = find_protos(paths)
     if not protos:
-        raise CompileError("no .proto files found in " + ", ".join(str(p) for p in paths))
+        raise CompileError(
+            "no .proto files found in " + ", ".join(str(p) for p in paths)
+        )
     roots = list(dict.fromkeys(root for root, _ in protos))
-    include_args = [f"-I{d}" for d in [*roots, *map(Path.resolve, includes), *builtin_includes()]]
+    include_args = [
+        f"-I{d}" for d in [*roots, *map(Path.resolve, includes), *builtin_includes()]
+    ]
     with tempfile.TemporaryDirectory(prefix="grpc-errgen-") as tmp:
         out = Path(tmp) / "out"
         out.mkdir()
@@ -101,10 +107,14 @@ def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Resu
         result = Result()
         for produced in sorted(out.rglob("*")):
             if produced.is_file():
-                result.files[produced.relative_to(out).as_posix()] = produced.read_bytes()
+                result.files[produced.relative_to(out).as_posix()] = (
+                    produced.read_bytes()
+                )
         fds = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
     names = [str(proto.relative_to(root).as_posix()) for root, proto in protos]
-    request = plugin_pb2.CodeGeneratorRequest(file_to_generate=names, proto_file=fds.file)
+    request = plugin_pb2.CodeGeneratorRequest(
+        file_to_generate=names, proto_file=fds.file
+    )
     response = generate(request)
     if response.error:
         raise CompileError(response.error)

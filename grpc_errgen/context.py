@@ -27,7 +27,9 @@ class Principal:
             object.__setattr__(self, "scopes", frozenset(self.scopes))
 
 
-PRINCIPAL: ContextVar[Principal | None] = ContextVar("grpc_errgen_principal", default=None)
+PRINCIPAL: ContextVar[Principal | None] = ContextVar(
+    "grpc_errgen_principal", default=None
+)
 REQUEST_ID: ContextVar[str | None] = ContextVar("grpc_errgen_request_id", default=None)
 
 

@@ -37,7 +37,11 @@ class RpcException(grpc.RpcError):
         code: grpc.StatusCode | None = None,
         trailing_metadata: Iterable[tuple[str, str | bytes]] = (),
     ) -> None:
-        self._message = message if message is not None else self.default_message or default_message(self.code_for(code))
+        self._message = (
+            message
+            if message is not None
+            else self.default_message or default_message(self.code_for(code))
+        )
         self.metadata: dict[str, str] = dict(metadata or {})
         self._code = code
         self._trailing_metadata: Metadata = tuple(trailing_metadata)
@@ -53,7 +57,8 @@ class RpcException(grpc.RpcError):
     def details(self) -> str:
         return self._message
 
-    def trailing_metadata(self) -> Metadata:
+    # grpc-stubs types metadata as key/value objects; grpcio hands out (key, value) tuples, as we do.
+    def trailing_metadata(self) -> Metadata:  # type: ignore[override]
         return self._trailing_metadata
 
     def initial_metadata(self) -> Metadata:
@@ -63,7 +68,9 @@ class RpcException(grpc.RpcError):
         return self._message
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code().name}, message={self._message!r})"
+        return (
+            f"{type(self).__name__}(code={self.code().name}, message={self._message!r})"
+        )
 
 
 class CatalogueError(RpcException):
@@ -211,7 +218,9 @@ class ValidationError(InvalidArgument):
         self.violations: list[Violation] = list(violations)
         if message is None:
             message = f"{len(self.violations)} violation(s)"
-        super().__init__(message, metadata=metadata, code=code, trailing_metadata=trailing_metadata)
+        super().__init__(
+            message, metadata=metadata, code=code, trailing_metadata=trailing_metadata
+        )
 
 
 __all__ = [

@@ -75,7 +75,9 @@ class GeneratedFile:
     service_config: str | None = None
 
 
-def generated_files(modules: Iterable[ModuleType | GeneratedFile]) -> list[GeneratedFile]:
+def generated_files(
+    modules: Iterable[ModuleType | GeneratedFile],
+) -> list[GeneratedFile]:
     """The ``GeneratedFile`` of each generated module (or the objects themselves), checked."""
     files = []
     for module in modules:
@@ -84,12 +86,16 @@ def generated_files(modules: Iterable[ModuleType | GeneratedFile]) -> list[Gener
             continue
         found = getattr(module, "ERRGEN", None)
         if not isinstance(found, GeneratedFile):
-            raise TypeError(f"{getattr(module, '__name__', module)!r} is not a grpc-errgen generated module")
+            raise TypeError(
+                f"{getattr(module, '__name__', module)!r} is not a grpc-errgen generated module"
+            )
         files.append(found)
     return files
 
 
-def method_table(modules: Iterable[ModuleType | GeneratedFile]) -> dict[str, MethodPolicy]:
+def method_table(
+    modules: Iterable[ModuleType | GeneratedFile],
+) -> dict[str, MethodPolicy]:
     """All methods of ``modules`` by full method name."""
     table: dict[str, MethodPolicy] = {}
     for generated in generated_files(modules):
@@ -97,7 +103,9 @@ def method_table(modules: Iterable[ModuleType | GeneratedFile]) -> dict[str, Met
     return table
 
 
-def error_table(modules: Iterable[ModuleType | GeneratedFile]) -> dict[tuple[str, str], type[CatalogueError]]:
+def error_table(
+    modules: Iterable[ModuleType | GeneratedFile],
+) -> dict[tuple[str, str], type[CatalogueError]]:
     """All catalogue errors of ``modules`` by (domain, reason), as a client finds them in ErrorInfo."""
     table: dict[tuple[str, str], type[CatalogueError]] = {}
     for generated in generated_files(modules):

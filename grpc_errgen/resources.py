@@ -15,7 +15,9 @@ def _first_existing(*candidates: Path) -> Path:
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(f"grpc-errgen is missing its data: none of {[str(c) for c in candidates]}")
+    raise FileNotFoundError(
+        f"grpc-errgen is missing its data: none of {[str(c) for c in candidates]}"
+    )
 
 
 def templates_dir() -> Path:

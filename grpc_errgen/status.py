@@ -18,7 +18,13 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from grpc_errgen.errors import Metadata, RpcException, ValidationError, Violation, for_code
+from grpc_errgen.errors import (
+    Metadata,
+    RpcException,
+    ValidationError,
+    Violation,
+    for_code,
+)
 
 DETAILS_KEY = "grpc-status-details-bin"
 JSON_DETAILS_KEY = "error-details"
@@ -46,7 +52,12 @@ def _pack(message: Any) -> any_pb2.Any:
 
 def _violations_json(violations: Sequence[Violation]) -> str:
     return json.dumps(
-        {"violations": [{"field": v.field, "rule": v.rule, "message": v.message} for v in violations]},
+        {
+            "violations": [
+                {"field": v.field, "rule": v.rule, "message": v.message}
+                for v in violations
+            ]
+        },
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -54,7 +65,7 @@ def _violations_json(violations: Sequence[Violation]) -> str:
 
 def _encoded_size(status: status_pb2.Status, json_text: str) -> int:
     # Binary trailers travel base64-encoded: count them as the peer's limit sees them.
-    return 4 * ((status.ByteSize() + 2) // 3) + len(json_text.encode())
+    return 4 * ((int(status.ByteSize()) + 2) // 3) + len(json_text.encode())
 
 
 def _validation_status(exc: ValidationError) -> tuple[status_pb2.Status, str]:
@@ -65,7 +76,9 @@ def _validation_status(exc: ValidationError) -> tuple[status_pb2.Status, str]:
         status = status_pb2.Status(code=exc.code().value[0], message=message)
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.message, reason=v.rule)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.message, reason=v.rule
+                )
                 for v in violations[:kept]
             ]
         )
@@ -90,20 +103,28 @@ def to_status(exc: RpcException) -> Status:
         status = status_pb2.Status(code=code.value[0], message=exc.details())
         if exc.reason is not None or exc.metadata:
             info = error_details_pb2.ErrorInfo(
-                reason=exc.reason or code.name, domain=exc.domain or "", metadata=exc.metadata
+                reason=exc.reason or code.name,
+                domain=exc.domain or "",
+                metadata=exc.metadata,
             )
             status.details.append(_pack(info))
     trailers.append((DETAILS_KEY, status.SerializeToString()))
     return Status(code, status.message, tuple(trailers))
 
 
-def _details_status(trailing_metadata: Sequence[tuple[str, str | bytes]] | None) -> status_pb2.Status | None:
+def _details_status(
+    trailing_metadata: Sequence[tuple[str, str | bytes]] | None,
+) -> status_pb2.Status | None:
     for key, value in trailing_metadata or ():
         if key == DETAILS_KEY:
             status = status_pb2.Status()
             try:
-                status.ParseFromString(value if isinstance(value, bytes) else base64.b64decode(value))
-            except Exception:  # a malformed trailer must not break the client: fall back to the code
+                status.ParseFromString(
+                    value if isinstance(value, bytes) else base64.b64decode(value)
+                )
+            except (
+                Exception
+            ):  # a malformed trailer must not break the client: fall back to the code
                 return None
             return status
     return None
@@ -130,21 +151,37 @@ def from_status(
                     detail.Unpack(info)
                     cls = errors.get((info.domain, info.reason))
                     if cls is not None:
-                        return cls(message, metadata=dict(info.metadata), code=code, trailing_metadata=trailers)
+                        return cls(
+                            message,
+                            metadata=dict(info.metadata),
+                            code=code,
+                            trailing_metadata=trailers,
+                        )
                     info_metadata = dict(info.metadata)
-                elif type_name == _BAD_REQUEST and code == grpc.StatusCode.INVALID_ARGUMENT:
+                elif (
+                    type_name == _BAD_REQUEST
+                    and code == grpc.StatusCode.INVALID_ARGUMENT
+                ):
                     bad_request = error_details_pb2.BadRequest()
                     detail.Unpack(bad_request)
                     violations = [
                         Violation(field=v.field, rule=v.reason, message=v.description)
                         for v in bad_request.field_violations
                     ]
-                    return ValidationError(violations, message, code=code, trailing_metadata=trailers)
+                    return ValidationError(
+                        violations, message, code=code, trailing_metadata=trailers
+                    )
             except Exception:  # an undecodable detail is skipped, never fatal
                 continue
-    return for_code(code)(message, metadata=info_metadata, code=code, trailing_metadata=trailers)
+    return for_code(code)(
+        message, metadata=info_metadata, code=code, trailing_metadata=trailers
+    )
 
 
-def from_call(call: grpc.RpcError | grpc.Call, errors: Mapping[tuple[str, str], type[RpcException]]) -> RpcException:
+def from_call(
+    call: grpc.RpcError | grpc.Call,
+    errors: Mapping[tuple[str, str], type[RpcException]],
+) -> RpcException:
     """``from_status`` for a failed grpcio call (or the ``RpcError`` it raised)."""
-    return from_status(call.code(), call.details() or "", call.trailing_metadata(), errors)  # type: ignore[attr-defined]
+    trailers: Any = call.trailing_metadata()
+    return from_status(call.code(), call.details() or "", trailers, errors)

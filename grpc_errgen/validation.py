@@ -40,4 +40,6 @@ def validate(message: Any) -> None:
     """Raise ``ValidationError`` (INVALID_ARGUMENT, with ``.violations``) when ``message`` breaks a rule."""
     found = violations(message)
     if found:
-        raise ValidationError(found, invalid_message(message.DESCRIPTOR.name, len(found)))
+        raise ValidationError(
+            found, invalid_message(message.DESCRIPTOR.name, len(found))
+        )

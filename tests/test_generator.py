@@ -84,15 +84,23 @@ def test_catalogue_classes(generated: Path) -> None:
     assert issubclass(module.SkuUnknown, errors.NotFound)
     assert issubclass(module.SkuUnknown, grpc.RpcError)
     assert module.SkuUnknown.status_code is grpc.StatusCode.NOT_FOUND
-    assert (module.SkuUnknown.reason, module.SkuUnknown.domain) == ("SKU_UNKNOWN", "stock.example")
+    assert (module.SkuUnknown.reason, module.SkuUnknown.domain) == (
+        "SKU_UNKNOWN",
+        "stock.example",
+    )
     error = module.SkuUnknown(metadata={"sku": "A-1"})
     assert error.details() == "unknown sku"
     assert error.code() is grpc.StatusCode.NOT_FOUND
     assert error.metadata == {"sku": "A-1"}
     assert module.SkuUnknown("gone").details() == "gone"
     assert module.WarehouseDown.retryable and not module.SkuUnknown.retryable
-    assert module.WarehouseDown().details() == "warehouse down"  # default text from the value name
-    assert {cls.__name__ for cls in module.ERRGEN.errors} == {"SkuUnknown", "WarehouseDown"}
+    assert (
+        module.WarehouseDown().details() == "warehouse down"
+    )  # default text from the value name
+    assert {cls.__name__ for cls in module.ERRGEN.errors} == {
+        "SkuUnknown",
+        "WarehouseDown",
+    }
 
 
 def test_policy_table(generated: Path) -> None:
@@ -109,7 +117,11 @@ def test_policy_table(generated: Path) -> None:
         ("builtins.LookupError", grpc.StatusCode.NOT_FOUND, 2),
     ]
     watch = module.STOCK_POLICY["/gen.svc.v1.Stock/Watch"]
-    assert watch.kind == "unary_stream" and not watch.auth_required and watch.scopes == frozenset()
+    assert (
+        watch.kind == "unary_stream"
+        and not watch.auth_required
+        and watch.scopes == frozenset()
+    )
     assert module.STOCK_POLICY["/gen.svc.v1.Stock/Push"].kind == "stream_unary"
     assert module.STOCK_POLICY["/gen.svc.v1.Stock/Chat"].kind == "stream_stream"
     assert set(module.ERRGEN.methods) == set(module.STOCK_POLICY)
@@ -134,8 +146,13 @@ def test_service_config(generated: Path) -> None:
     }
 
 
-def test_output_is_black_stable_and_deterministic(generated: Path, tmp_path: Path) -> None:
-    again = build(tmp_path, {"gen/errs/v1/errors.proto": CATALOGUE, "gen/svc/v1/stock.proto": SERVICE})
+def test_output_is_black_stable_and_deterministic(
+    generated: Path, tmp_path: Path
+) -> None:
+    again = build(
+        tmp_path,
+        {"gen/errs/v1/errors.proto": CATALOGUE, "gen/svc/v1/stock.proto": SERVICE},
+    )
     for name in ("gen/errs/v1/errors_errgen.py", "gen/svc/v1/stock_errgen.py"):
         source = (generated / name).read_text()
         assert (again / name).read_text() == source
@@ -159,7 +176,14 @@ def _googleapis_include() -> str:
 
 def _protoc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{include_dir()}", f"-I{_googleapis_include()}", *args],
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{include_dir()}",
+            f"-I{_googleapis_include()}",
+            *args,
+        ],
         cwd=cwd,
         env=_plugin_env(),
         capture_output=True,
@@ -168,10 +192,15 @@ def _protoc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_plain_protoc_plugin_matches_cli(tmp_path: Path) -> None:
-    done = _protoc("-I.", f"--errgen_out={tmp_path}", "shop/v1/orders.proto", cwd=EXAMPLE_PROTOS)
+    done = _protoc(
+        "-I.", f"--errgen_out={tmp_path}", "shop/v1/orders.proto", cwd=EXAMPLE_PROTOS
+    )
     assert done.returncode == 0, done.stderr
     produced = (tmp_path / "shop" / "v1" / "orders_errgen.py").read_bytes()
-    assert produced == (ROOT / "examples" / "shop" / "v1" / "orders_errgen.py").read_bytes()
+    assert (
+        produced
+        == (ROOT / "examples" / "shop" / "v1" / "orders_errgen.py").read_bytes()
+    )
 
 
 def _write(root: Path, name: str, text: str) -> Path:
@@ -269,13 +298,23 @@ def test_diagnostics(case: str, tmp_path: Path) -> None:
     header = BAD_HEADER
     if case == "ambiguous error":
         (tmp_path / "other.proto").write_text(OTHER_CATALOGUE)
-        header = header.replace('import "grpc_errgen/options.proto";', 'import "grpc_errgen/options.proto";\nimport "other.proto";')
-    text = header + "service S {\n" + textwrap.indent(textwrap.dedent(body).strip(), "  ") + "\n}\n"
+        header = header.replace(
+            'import "grpc_errgen/options.proto";',
+            'import "grpc_errgen/options.proto";\nimport "other.proto";',
+        )
+    text = (
+        header
+        + "service S {\n"
+        + textwrap.indent(textwrap.dedent(body).strip(), "  ")
+        + "\n}\n"
+    )
     (tmp_path / "bad.proto").write_text(text)
     done = _protoc("-I.", f"--errgen_out={tmp_path / 'out'}", "bad.proto", cwd=tmp_path)
     assert done.returncode != 0
     service_line = text.splitlines().index("service S {") + 1
-    line = next((x for x in done.stderr.splitlines() if x.startswith("--errgen_out:")), "")
+    line = next(
+        (x for x in done.stderr.splitlines() if x.startswith("--errgen_out:")), ""
+    )
     assert line.startswith("--errgen_out: bad.proto:"), done.stderr
     location, message = line.removeprefix("--errgen_out: ").split(": ", 1)
     _, row, col = location.split(":")
@@ -301,9 +340,14 @@ CATALOGUE_PROBLEMS = """
 
 def test_catalogue_diagnostics_point_at_the_value(tmp_path: Path) -> None:
     _write(tmp_path / "protos", "badcat.proto", CATALOGUE_PROBLEMS)
-    result = CliRunner().invoke(cli, ["generate", str(tmp_path / "protos"), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        cli, ["generate", str(tmp_path / "protos"), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 1
-    assert "badcat.proto:8:3: NO_CODE in error catalogue E has no (errgen.error)" in result.output
+    assert (
+        "badcat.proto:8:3: NO_CODE in error catalogue E has no (errgen.error)"
+        in result.output
+    )
     assert "badcat.proto:9:" in result.output and "not OK" in result.output
     assert not (tmp_path / "out").exists()
 
@@ -313,7 +357,9 @@ def test_cli_check_lists_stale_and_missing(tmp_path: Path) -> None:
     _write(protos, "chk/v1/c.proto", CATALOGUE.replace("gen.errs.v1", "chk.v1"))
     out = tmp_path / "out"
     runner = CliRunner()
-    assert runner.invoke(cli, ["generate", str(protos), "--out", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(cli, ["generate", str(protos), "--out", str(out)]).exit_code == 0
+    )
     fresh = runner.invoke(cli, ["generate", str(protos), "--out", str(out), "--check"])
     assert fresh.exit_code == 0, fresh.output
     target = out / "chk" / "v1" / "c_errgen.py"
@@ -325,9 +371,17 @@ def test_cli_check_lists_stale_and_missing(tmp_path: Path) -> None:
     assert "edited by hand" in target.read_text()  # --check writes nothing
 
 
-def test_cli_defaults_from_pyproject(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _write(tmp_path, "src/protos/cfg/v1/c.proto", CATALOGUE.replace("gen.errs.v1", "cfg.v1"))
-    (tmp_path / "pyproject.toml").write_text('[tool.grpc-errgen]\npaths = ["src/protos"]\nout = "gen"\n')
+def test_cli_defaults_from_pyproject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(
+        tmp_path,
+        "src/protos/cfg/v1/c.proto",
+        CATALOGUE.replace("gen.errs.v1", "cfg.v1"),
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.grpc-errgen]\npaths = ["src/protos"]\nout = "gen"\n'
+    )
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path / "sub")
     result = CliRunner().invoke(cli, ["generate"])
@@ -337,7 +391,12 @@ def test_cli_defaults_from_pyproject(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_files_without_options_get_no_errgen_module(tmp_path: Path) -> None:
-    out = build(tmp_path, {"plain/v1/p.proto": 'syntax = "proto3";\npackage plain.v1;\nmessage M { string a = 1; }\n'})
+    out = build(
+        tmp_path,
+        {
+            "plain/v1/p.proto": 'syntax = "proto3";\npackage plain.v1;\nmessage M { string a = 1; }\n'
+        },
+    )
     assert (out / "plain" / "v1" / "p_pb2.py").is_file()
     assert not (out / "plain" / "v1" / "p_errgen.py").exists()
 
@@ -345,11 +404,17 @@ def test_files_without_options_get_no_errgen_module(tmp_path: Path) -> None:
 def test_googleapis_protos_generate(tmp_path: Path) -> None:
     source = Path(_googleapis_include())
     protos = tmp_path / "protos"
-    for name in ("google/rpc/status.proto", "google/rpc/error_details.proto", "google/type/money.proto"):
+    for name in (
+        "google/rpc/status.proto",
+        "google/rpc/error_details.proto",
+        "google/type/money.proto",
+    ):
         target = protos / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source / name, target)
-    result = CliRunner().invoke(cli, ["generate", str(protos), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        cli, ["generate", str(protos), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "google" / "rpc" / "error_details_pb2.py").is_file()
     assert not list((tmp_path / "out").rglob("*_errgen.py"))
@@ -368,10 +433,10 @@ def test_syntaxes_and_editions(syntax: str, tmp_path: Path) -> None:
     text = (
         SYNTAXES[syntax]
         + 'import "grpc_errgen/options.proto";\n'
-        + "enum Err {\n  option (errgen.errors) = { domain: \"syn\" };\n  ERR_UNSPECIFIED = 0;\n"
+        + 'enum Err {\n  option (errgen.errors) = { domain: "syn" };\n  ERR_UNSPECIFIED = 0;\n'
         + "  GONE = 1 [(errgen.error).code = NOT_FOUND];\n}\n"
         + f"message M {{ {label}string a = 1; }}\n"
-        + 'service S { option (errgen.service).auth_required = true; rpc Get(M) returns (M); }\n'
+        + "service S { option (errgen.service).auth_required = true; rpc Get(M) returns (M); }\n"
     )
     package = SYNTAXES[syntax].splitlines()[1].split()[1].rstrip(";")
     name = package.replace(".", "/") + "/f.proto"
@@ -382,7 +447,13 @@ def test_syntaxes_and_editions(syntax: str, tmp_path: Path) -> None:
 
 
 def test_unknown_plugin_parameter_is_refused(tmp_path: Path) -> None:
-    done = _protoc("-I.", "--errgen_opt=bogus=1", f"--errgen_out={tmp_path}", "shop/v1/orders.proto", cwd=EXAMPLE_PROTOS)
+    done = _protoc(
+        "-I.",
+        "--errgen_opt=bogus=1",
+        f"--errgen_out={tmp_path}",
+        "shop/v1/orders.proto",
+        cwd=EXAMPLE_PROTOS,
+    )
     assert done.returncode != 0
     assert "unknown parameter 'bogus=1'" in done.stderr
 
@@ -395,17 +466,33 @@ def test_buf_generate_with_local_plugin(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE_PROTOS / "shop", module / "shop")
     shutil.copytree(include_dir() / "grpc_errgen", module / "grpc_errgen")
     (module / "google" / "rpc").mkdir(parents=True)
-    shutil.copy(Path(_googleapis_include()) / "google" / "rpc" / "code.proto", module / "google" / "rpc")
+    shutil.copy(
+        Path(_googleapis_include()) / "google" / "rpc" / "code.proto",
+        module / "google" / "rpc",
+    )
     (tmp_path / "buf.yaml").write_text("version: v2\nmodules:\n  - path: proto\n")
     (tmp_path / "buf.gen.yaml").write_text(
         "version: v2\nplugins:\n  - local: protoc-gen-errgen\n    out: gen\n    strategy: all\n"
     )
-    done = subprocess.run([buf, "generate"], cwd=tmp_path, env=_plugin_env(), capture_output=True, text=True)
+    done = subprocess.run(
+        [buf, "generate"],
+        cwd=tmp_path,
+        env=_plugin_env(),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
-    produced = sorted(p.relative_to(tmp_path / "gen").as_posix() for p in (tmp_path / "gen").rglob("*.py"))
-    assert produced == ["shop/v1/orders_errgen.py"]  # options.proto and google/rpc/code.proto produce nothing
+    produced = sorted(
+        p.relative_to(tmp_path / "gen").as_posix()
+        for p in (tmp_path / "gen").rglob("*.py")
+    )
+    assert produced == [
+        "shop/v1/orders_errgen.py"
+    ]  # options.proto and google/rpc/code.proto produce nothing
     expected = (ROOT / "examples" / "shop" / "v1" / "orders_errgen.py").read_bytes()
-    assert (tmp_path / "gen" / "shop" / "v1" / "orders_errgen.py").read_bytes() == expected
+    assert (
+        tmp_path / "gen" / "shop" / "v1" / "orders_errgen.py"
+    ).read_bytes() == expected
 
 
 def test_include_command() -> None:

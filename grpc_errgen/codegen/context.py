@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from typing import Any
+
 from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf.message import Message
 
 
 class SourceLocator:
@@ -25,6 +28,19 @@ class SourceLocator:
                 return self._spans[key]
             key = key[:-1]
         return (1, 1)
+
+
+def extension(options: Message, field: Any) -> Any:
+    """``options.Extensions[field]``, the default message when unset.
+
+    Typed loosely on purpose: protoc's ``.pyi`` output types extensions as plain FieldDescriptors, which the
+    protobuf stubs do not accept as extension keys.
+    """
+    return options.Extensions[field]
+
+
+def has_extension(options: Message, field: Any) -> bool:
+    return options.HasExtension(field)
 
 
 def python_module(proto_name: str, suffix: str) -> str:

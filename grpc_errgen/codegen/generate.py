@@ -5,7 +5,9 @@ from __future__ import annotations
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.compiler import plugin_pb2
 
-from grpc_errgen import options_pb2  # noqa: F401  (registers the extensions the request's options carry)
+from grpc_errgen import (
+    options_pb2,
+)  # noqa: F401  (registers the extensions the request's options carry)
 from grpc_errgen.codegen import frontend
 from grpc_errgen.codegen.context import GenContext
 from grpc_errgen.codegen.render import render
@@ -17,7 +19,9 @@ _FEATURES = (
     plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL
     | plugin_pb2.CodeGeneratorResponse.FEATURE_SUPPORTS_EDITIONS
 )
-_PARAMETERS: dict[str, set[str]] = {}  # name -> accepted values; none yet, but unknown ones are refused
+_PARAMETERS: dict[str, set[str]] = (
+    {}
+)  # name -> accepted values; none yet, but unknown ones are refused
 
 
 def _parse_parameters(parameter: str) -> tuple[dict[str, str], list[str]]:
@@ -31,7 +35,9 @@ def _parse_parameters(parameter: str) -> tuple[dict[str, str], list[str]]:
     return values, problems
 
 
-def generate(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGeneratorResponse:
+def generate(
+    request: plugin_pb2.CodeGeneratorRequest,
+) -> plugin_pb2.CodeGeneratorResponse:
     """Every ``_errgen.py`` the request's files ask for, or every problem found in them (and no files)."""
     response = plugin_pb2.CodeGeneratorResponse(
         supported_features=_FEATURES,
@@ -48,7 +54,11 @@ def generate(request: plugin_pb2.CodeGeneratorRequest) -> plugin_pb2.CodeGenerat
         pool.Add(proto)
         protos[proto.name] = proto
     ctx = GenContext(pool=pool, protos=protos)
-    models = [frontend.read_file(ctx, name) for name in request.file_to_generate if name != OPTIONS_PROTO]
+    models = [
+        frontend.read_file(ctx, name)
+        for name in request.file_to_generate
+        if name != OPTIONS_PROTO
+    ]
     if ctx.diagnostics:
         response.error = "\n".join(ctx.diagnostics)
         return response

@@ -75,4 +75,8 @@ class FileModel:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.catalogues or self.services or (self.validators and self.validators.messages))
+        return not (
+            self.catalogues
+            or self.services
+            or (self.validators and self.validators.messages)
+        )

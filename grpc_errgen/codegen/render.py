@@ -53,7 +53,11 @@ def constant(name: str) -> str:
 
 def tuple_of(expressions: Sequence[str]) -> str:
     """A tuple display of source ``expressions`` as black writes it on one line."""
-    return f"({expressions[0]},)" if len(expressions) == 1 else f"({', '.join(expressions)})"
+    return (
+        f"({expressions[0]},)"
+        if len(expressions) == 1
+        else f"({', '.join(expressions)})"
+    )
 
 
 @cache
