@@ -297,6 +297,11 @@ def is_finite(value: float) -> bool:
     return math.isfinite(value)
 
 
+def is_default_float(value: float) -> bool:
+    """``value`` is +0.0, the default a proto3 field without presence does not serialise (-0.0 it does)."""
+    return value == 0 and math.copysign(1.0, value) > 0
+
+
 def bool_key(value: bool) -> str:
     """A bool map key as it appears in a path: ``flags[true]``."""
     return "true" if value else "false"

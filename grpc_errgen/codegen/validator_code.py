@@ -68,6 +68,19 @@ def _set_literal(values: tuple[Any, ...]) -> str:
     return "frozenset({" + ", ".join(literal(v) for v in items) + "})"
 
 
+def _zero(family: str, x: str) -> str:
+    """The test that ``x`` holds its type's default (for floats: positive zero; -0.0 is a set value)."""
+    if family in ("float", "double"):
+        return f"_checks.is_default_float({x})"
+    return f"not {x}"
+
+
+def _nonzero(family: str, x: str) -> str:
+    if family in ("float", "double"):
+        return f"not _checks.is_default_float({x})"
+    return x
+
+
 class _Emitter:
     def __init__(self, constants: list[str], counter: list[int]) -> None:
         self.src = _Source(constants, counter)
@@ -175,7 +188,7 @@ class _Emitter:
             and value.ignore == IGNORE_IF_ZERO_VALUE
             and value.family not in ("message", "duration", "timestamp")
         ):
-            lines = [f"if {x}:", *_indent(lines)]
+            lines = [f"if {_nonzero(value.family, x)}:", *_indent(lines)]
         return lines
 
     def field_lines(self, rules: FieldRules, index: int) -> list[str]:
@@ -187,17 +200,7 @@ class _Emitter:
             assert rules.value is not None
             body = self.value_lines(rules.value, v, path, index)
             if rules.presence:
-                zero_skip = (
-                    rules.ignore == IGNORE_IF_ZERO_VALUE
-                    and rules.value.family
-                    not in (
-                        "message",
-                        "duration",
-                        "timestamp",
-                    )
-                )
-                if zero_skip and body:
-                    body = [f"if {v}:", *_indent(body)]
+                # IGNORE_IF_ZERO_VALUE on a field with presence means "when unset", as without it.
                 lines = []
                 if body:
                     lines += [
@@ -214,12 +217,12 @@ class _Emitter:
                 return []
             lines = [f"{v} = m.{name}"]
             if rules.required:
-                lines += [f"if not {v}:", "    " + required]
+                lines += [f"if {_zero(rules.value.family, v)}:", "    " + required]
                 if body:
                     lines += ["else:", *_indent(body)]
             elif rules.ignore == IGNORE_IF_ZERO_VALUE:
                 if body:
-                    lines += [f"if {v}:", *_indent(body)]
+                    lines += [f"if {_nonzero(rules.value.family, v)}:", *_indent(body)]
             else:
                 lines += body
             return lines
