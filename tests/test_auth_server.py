@@ -32,7 +32,7 @@ KINDS = ("Get", "List", "Put", "Chat", "Admin")
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[Any]:
+def target() -> Iterator[str]:
     interceptors = grpc_errgen.server_interceptors(
         vault().errgen, authenticate=authenticate, log=False
     )
@@ -42,9 +42,14 @@ def stub() -> Iterator[Any]:
     vault().grpc.add_VaultServicer_to_server(sync_servicer(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        yield vault().grpc.VaultStub(channel)
+    yield f"127.0.0.1:{port}"
     server.stop(None)
+
+
+@pytest.fixture(scope="module")
+def stub(target: str) -> Iterator[Any]:
+    with grpc.insecure_channel(target) as channel:
+        yield vault().grpc.VaultStub(channel)
 
 
 def call(stub: Any, kind: str, metadata: Metadata, text: str) -> list[Any]:
@@ -156,3 +161,11 @@ def test_slow_authenticator_does_not_serialise_the_server(stub: Any) -> None:
 def test_chain_without_authenticate_refuses_to_start() -> None:
     with pytest.raises(ValueError, match="authenticate"):
         grpc_errgen.server_interceptors(vault().errgen, log=False)
+
+
+def test_bearer_token_client_helper_end_to_end(target: str) -> None:
+    interceptors = grpc_errgen.bearer_token(lambda: token("dave", "x admin"))
+    with grpc.insecure_channel(target) as channel:
+        stub = vault().grpc.VaultStub(grpc.intercept_channel(channel, *interceptors))
+        for kind in KINDS:
+            assert {r.subject for r in call(stub, kind, (), "helper")} == {"dave"}, kind
