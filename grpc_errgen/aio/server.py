@@ -1,9 +1,328 @@
-"""aio server interceptor chain. (Being written: see issues 3-6.)"""
+"""The server chain for ``grpc.aio.server``: ``grpc_errgen.aio.server_interceptors(*modules, ...)``.
+
+The twin of ``grpc_errgen/server.py``, with the same stages in the same order (logging/metrics, error
+mapping, auth, validation, the handler) and the same decisions, which live in ``chain.py``. Only driving
+grpc.aio differs:
+
+- ``authenticate`` is a coroutine function (a plain function is accepted too), awaited inside the wrapped
+  handler;
+- handlers are coroutine functions (unary responses, or streaming through ``context.write``) or async
+  generator functions (streaming responses); requests streamed to the handler are validated one by one,
+  whether it reads them from the request iterator or with ``context.read()``;
+- ``REQUEST_ID`` and ``PRINCIPAL`` are set in the call's own task and reset when the call ends;
+- a failed call ends with ``context.abort(code, message, trailers)``; the handler's own ``context.abort``
+  (``grpc.aio.AbortError``) passes through untouched, with the trailers it gave;
+- ``x-request-id`` is echoed in the trailing metadata, never in initial metadata.
+
+A method the generated tables do not know passes through untouched except for logging/metrics.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextvars import Token
+from types import ModuleType
+from typing import Any, NoReturn, TypeAlias
+
+import grpc
+import grpc.aio
+
+from grpc_errgen import auth
+from grpc_errgen.chain import Chain, ServerCall, kind_of
+from grpc_errgen.context import PRINCIPAL, REQUEST_ID, Principal
+from grpc_errgen.errors import RpcException
+from grpc_errgen.policy import GeneratedFile, MethodPolicy
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Behavior = Callable[..., Any]
+Metadata = tuple[tuple[str, str | bytes], ...]
 
 
-def server_interceptors(*modules: Any, authenticate: Any = None, log: bool = True, metrics: Any = None) -> list[Any]:
-    raise NotImplementedError
+def server_interceptors(
+    *modules: ModuleType | GeneratedFile,
+    authenticate: auth.AsyncAuthenticator | auth.Authenticator | None = None,
+    log: bool = True,
+    metrics: Any = None,
+    map_errors: bool = True,
+    validate: bool = True,
+) -> list[grpc.aio.ServerInterceptor]:
+    """The chain for ``grpc.aio.server(interceptors=...)``, for the methods of the generated ``modules``.
+
+    ``authenticate`` is ``async def (token, full_method) -> Principal | None``; the other switches are
+    those of ``grpc_errgen.server_interceptors``.
+    """
+    chain = Chain(
+        modules,
+        authenticate=authenticate,
+        log=log,
+        metrics=metrics,
+        map_errors=map_errors,
+        validate=validate,
+    )
+    return [ChainInterceptor(chain)]
+
+
+class ChainInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps each method handler in the chain; unknown methods only in logging/metrics (if on)."""
+
+    def __init__(self, chain: Chain) -> None:
+        self._chain = chain
+        # Known methods only, so the cache is bounded by the generated tables.
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        full_method: str = handler_call_details.method
+        cached = self._wrapped.get(full_method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        policy = self._chain.policy(full_method)
+        if policy is None and not self._chain.observer.enabled:
+            return handler
+        wrapped = wrap_handler(self._chain, full_method, policy, handler)
+        if policy is not None:
+            self._wrapped[full_method] = (handler, wrapped)
+        return wrapped
+
+
+def wrap_handler(
+    chain: Chain, full_method: str, policy: MethodPolicy | None, handler: Handler
+) -> Handler:
+    """``handler`` with every stage of ``chain`` around its behaviour."""
+    run = _Runner(chain, full_method, policy, handler)
+    codecs = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    # grpc.aio tells a generator handler from a context.write one by the function's kind: keep it.
+    streaming = (
+        run.stream_response
+        if inspect.isasyncgenfunction(run.behavior)
+        else run.unary_response
+    )
+    if run.kind == "unary_unary":
+        return grpc.unary_unary_rpc_method_handler(run.unary_response, **codecs)
+    if run.kind == "stream_unary":
+        return grpc.stream_unary_rpc_method_handler(run.unary_response, **codecs)
+    if run.kind == "unary_stream":
+        return grpc.unary_stream_rpc_method_handler(streaming, **codecs)
+    return grpc.stream_stream_rpc_method_handler(streaming, **codecs)
+
+
+class _Runner:
+    """The wrapped behaviour of one method: ``unary_response`` (a coroutine) or ``stream_response``."""
+
+    __slots__ = ("behavior", "chain", "full_method", "kind", "policy")
+
+    def __init__(
+        self,
+        chain: Chain,
+        full_method: str,
+        policy: MethodPolicy | None,
+        handler: Handler,
+    ) -> None:
+        self.chain = chain
+        self.full_method = full_method
+        self.policy = policy
+        self.kind = kind_of(handler)
+        behavior: Behavior = getattr(handler, self.kind)
+        self.behavior = behavior
+
+    def _start(
+        self, metadata: Metadata, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> ServerCall:
+        return self.chain.start(
+            self.full_method, self.policy, self.kind, metadata, context.peer()
+        )
+
+    async def _admit(
+        self,
+        call: ServerCall,
+        metadata: Metadata,
+        request: Any,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> tuple[Any, Any, Principal | None]:
+        """Auth, then validation of a unary request; returns the request (or the wrapped request
+        stream), the context the handler gets, and the principal."""
+        principal = None
+        if call.authorizes:
+            try:
+                principal = await auth.authorize_async(
+                    self.policy,
+                    metadata,
+                    self.chain.authenticate,  # type: ignore[arg-type]
+                )
+            except RpcException as exc:
+                raise call.reject(exc) from None
+        if self.kind in ("stream_unary", "stream_stream"):
+            return _Requests(request, call), _CallContext(context, call), principal
+        call.received(request)
+        if self.kind == "unary_stream":
+            return request, _CallContext(context, call), principal
+        return request, context, principal
+
+    async def unary_response(
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
+        """unary responses, and streaming ones written with ``context.write``."""
+        metadata = _metadata(context.invocation_metadata())
+        call = self._start(metadata, context)
+        request_id = REQUEST_ID.set(call.request_id)
+        principal: Token[Principal | None] | None = None
+        try:
+            request, handler_context, found = await self._admit(
+                call, metadata, request, context
+            )
+            principal = PRINCIPAL.set(found)
+            response = await self.behavior(request, handler_context)
+            if call.rejection is not None:
+                raise call.rejection
+            if self.kind in ("unary_unary", "stream_unary"):
+                call.sent()
+        except BaseException as exc:
+            await self._fail(call, context, exc)
+        finally:
+            _reset(request_id, principal)
+        self._succeed(call, context)
+        return response
+
+    async def stream_response(
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
+        """Streaming responses from an async generator handler."""
+        metadata = _metadata(context.invocation_metadata())
+        call = self._start(metadata, context)
+        request_id = REQUEST_ID.set(call.request_id)
+        principal: Token[Principal | None] | None = None
+        responses: Any = None
+        try:
+            request, handler_context, found = await self._admit(
+                call, metadata, request, context
+            )
+            principal = PRINCIPAL.set(found)
+            responses = self.behavior(request, handler_context)
+            async for response in responses:
+                call.sent()
+                yield response
+            if call.rejection is not None:
+                raise call.rejection
+        except GeneratorExit:
+            call.finish(_gone(context))
+            raise
+        except BaseException as exc:
+            await self._fail(call, context, exc)
+        finally:
+            if responses is not None:
+                with contextlib.suppress(Exception):
+                    await responses.aclose()
+            _reset(request_id, principal)
+        self._succeed(call, context)
+
+    def _succeed(
+        self, call: ServerCall, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        context.set_trailing_metadata(
+            call.trailers(_metadata(context.trailing_metadata()))
+        )
+        code = context.code() or grpc.StatusCode.OK
+        call.finish(code)
+
+    async def _fail(
+        self,
+        call: ServerCall,
+        context: grpc.aio.ServicerContext[Any, Any],
+        exc: BaseException,
+    ) -> NoReturn:
+        """End the call for ``exc``: abort with its status, or let grpc.aio have it."""
+        if isinstance(exc, asyncio.CancelledError):
+            call.finish(_gone(context), None)
+            raise exc
+        if isinstance(exc, grpc.aio.AbortError) and call.rejection is None:
+            call.finish(context.code() or grpc.StatusCode.UNKNOWN, None)
+            raise exc
+        handler_trailers = _metadata(context.trailing_metadata())
+        status = call.error_status(exc)
+        if status is None:
+            context.set_trailing_metadata(call.trailers(handler_trailers))
+            call.finish(grpc.StatusCode.UNKNOWN, exc)
+            raise exc
+        call.finish(status.code, exc)
+        await context.abort(
+            status.code, status.message, call.trailers(handler_trailers, status)
+        )
+        raise AssertionError("context.abort returned")  # pragma: no cover
+
+
+def _metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> Metadata:
+    return tuple(metadata or ())
+
+
+def _gone(context: grpc.aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
+    """Why a call ended early on the client's side: its deadline passed, or it was cancelled."""
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    return grpc.StatusCode.CANCELLED
+
+
+def _reset(
+    request_id: Token[str | None], principal: Token[Principal | None] | None
+) -> None:
+    # An async generator closed by the event loop's finaliser runs in another context: nothing to reset.
+    with contextlib.suppress(ValueError):
+        if principal is not None:
+            PRINCIPAL.reset(principal)
+        REQUEST_ID.reset(request_id)
+
+
+class _Requests(AsyncIterator[Any]):
+    """The request stream as the handler reads it: each message counted and validated on the way."""
+
+    __slots__ = ("_call", "_requests")
+
+    def __init__(self, requests: AsyncIterator[Any], call: ServerCall) -> None:
+        self._requests = requests
+        self._call = call
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self
+
+    async def __anext__(self) -> Any:
+        request = await self._requests.__anext__()
+        self._call.received(request)
+        return request
+
+
+class _CallContext:
+    """The servicer context a streaming handler gets: ``read`` validates, ``write`` counts; the rest is
+    the real context's."""
+
+    __slots__ = ("_call", "_context")
+
+    def __init__(
+        self, context: grpc.aio.ServicerContext[Any, Any], call: ServerCall
+    ) -> None:
+        self._context = context
+        self._call = call
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    async def read(self) -> Any:
+        request = await self._context.read()
+        if request is not grpc.aio.EOF:
+            self._call.received(request)
+        return request
+
+    async def write(self, message: Any) -> None:
+        await self._context.write(message)
+        self._call.sent()
