@@ -1,0 +1,166 @@
+"""Generated validators end to end: cross-file recursion, skip, messages without rules, paths, black and mypy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import black
+import pytest
+
+import grpc_errgen
+from grpc_errgen.compiler import compile_protos
+from grpc_errgen.validation import validator_for
+from tests.support import build, load
+
+COMMON = """
+syntax = "proto3";
+package vgen.common;
+import "grpc_errgen/options.proto";
+message Money { int64 units = 1 [(errgen.field).int64.gte = 0]; string currency = 2 [(errgen.field).string.len = 3]; }
+message Plain { string note = 1; }
+"""
+
+ORDERS = """
+syntax = "proto3";
+package vgen.orders;
+import "grpc_errgen/options.proto";
+import "vgen/common.proto";
+message Line { string sku = 1 [(errgen.field).string.min_len = 2]; vgen.common.Money price = 2; }
+message Order {
+  repeated Line lines = 1 [(errgen.field).repeated.min_items = 1];
+  map<string, vgen.common.Money> fees = 2;
+  vgen.common.Plain plain = 3;
+  Tree tree = 4;
+}
+message Tree { Tree left = 1; int32 depth = 2 [(errgen.field).int32.lte = 3]; }
+message Untouched { vgen.common.Plain plain = 1; string free = 2; }
+message Skipped {
+  option (errgen.message).skip = true;
+  string anything = 1;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(
+        tmp_path_factory.mktemp("vgen"),
+        {"vgen/common.proto": COMMON, "vgen/orders.proto": ORDERS},
+    )
+
+
+def test_nested_paths_across_files(out: Path) -> None:
+    load("vgen.orders_errgen")
+    pb = load("vgen.orders_pb2")
+    order = pb.Order()
+    line = order.lines.add(sku="x")
+    line.price.currency = "EURO"
+    order.fees["late"].units = -1
+    order.fees["late"].currency = "EUR"
+    order.tree.left.left.depth = 9
+    found = [(v.field, v.rule, v.message) for v in grpc_errgen.violations(order)]
+    assert found == [
+        ("lines[0].sku", "string.min_len", "must be at least 2 characters"),
+        ("lines[0].price.currency", "string.len", "must be 3 characters"),
+        ('fees["late"].units', "int64.gte", "must be greater than or equal to 0"),
+        ("tree.left.left.depth", "int32.lte", "must be less than or equal to 3"),
+    ]
+    empty = pb.Order()
+    assert [(v.field, v.rule) for v in grpc_errgen.violations(empty)] == [
+        ("lines", "repeated.min_items")
+    ]
+    with pytest.raises(grpc_errgen.ValidationError) as raised:
+        grpc_errgen.validate(empty)
+    assert raised.value.violations[0].field == "lines"
+
+
+def test_messages_without_rules_get_no_validator(out: Path) -> None:
+    load("vgen.orders_errgen")
+    load("vgen.common_errgen")
+    assert validator_for("vgen.orders.Untouched") is None
+    assert validator_for("vgen.orders.Skipped") is None
+    assert validator_for("vgen.common.Plain") is None
+    assert validator_for("vgen.orders.Tree") is not None  # recursive, with a rule
+    source = (out / "vgen" / "orders_errgen.py").read_text()
+    assert "validate_Untouched" not in source and "validate_Plain" not in source
+
+
+def test_generated_source_is_black_stable_and_mypy_clean(out: Path) -> None:
+    for name in ("vgen/orders_errgen.py", "vgen/common_errgen.py"):
+        source = (out / name).read_text()
+        assert black.format_str(source, mode=black.Mode(line_length=88)) == source
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--ignore-missing-imports",
+            "vgen/orders_errgen.py",
+        ],
+        cwd=out,
+        capture_output=True,
+        text=True,
+    )
+    # protoc's own .pyi files are not ours to fix; every line about a generated _errgen module must be absent.
+    ours = [line for line in result.stdout.splitlines() if "_errgen.py" in line]
+    assert ours == [], result.stdout
+    assert "Found" in result.stdout or result.returncode == 0
+
+
+def _problems(tmp_path: Path, name: str, text: str) -> str:
+    (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / name).write_text(text)
+    with pytest.raises(Exception) as raised:
+        compile_protos([tmp_path])
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        (
+            "int32 f = 1 [(errgen.field).string.min_len = 1];",
+            "string rules on a field of type int32",
+        ),
+        (
+            "string f = 1 [(errgen.field).string = {min_len: 5, max_len: 2}];",
+            "min_len 5 is above max_len 2",
+        ),
+        (
+            "bytes f = 1 [(errgen.field).bytes = {min_len: 5, max_len: 2}];",
+            "min_len 5 is above max_len 2",
+        ),
+        ('string f = 1 [(errgen.field).string.pattern = "a("];', "is not valid RE2"),
+        (
+            "repeated int32 f = 1 [(errgen.field).repeated = {min_items: 3, max_items: 1}];",
+            "min_items 3 is above",
+        ),
+        (
+            "map<string, int32> f = 1 [(errgen.field).map = {min_pairs: 3, max_pairs: 1}];",
+            "min_pairs 3 is above",
+        ),
+        (
+            "repeated int32 f = 1 [(errgen.field).int32.gt = 1];",
+            "int32 rules on a repeated field",
+        ),
+    ],
+)
+def test_bad_rules_are_reported_with_positions(
+    tmp_path: Path, rule: str, expected: str
+) -> None:
+    text = f'syntax = "proto3";\npackage vbad;\nimport "grpc_errgen/options.proto";\nmessage M {{\n  {rule}\n}}\n'
+    problems = _problems(tmp_path, "vbad/m.proto", text)
+    assert expected in problems
+    assert "vbad/m.proto:5:" in problems
+
+
+def test_rules_on_skipped_message_are_reported(tmp_path: Path) -> None:
+    text = (
+        'syntax = "proto3";\npackage vskip;\nimport "grpc_errgen/options.proto";\n'
+        "message M {\n  option (errgen.message).skip = true;\n"
+        "  string f = 1 [(errgen.field).string.min_len = 1];\n}\n"
+    )
+    assert "marked skip" in _problems(tmp_path, "vskip/m.proto", text)
