@@ -38,6 +38,7 @@ from prometheus_client import CollectorRegistry
 
 import grpc_errgen
 from grpc_errgen.compiler import compile_protos, write
+from grpc_errgen.observe import Observer
 
 PROTOS = Path(__file__).parent / "protos"
 METHOD = "/errgen_bench.v1.ChainBench/Echo"
@@ -252,6 +253,38 @@ def in_process(generated: Generated, calls: int, rounds: int, profile: bool) -> 
     return added
 
 
+def observer_cost(calls: int, rounds: int) -> None:
+    """What one call's observation costs by itself (start, one message each way, finish)."""
+    peer, request_id = "ipv4:127.0.0.1:50000", str(uuid.uuid4())
+
+    def loop_of(observer: Observer) -> Callable[[int], None]:
+        def loop(n: int) -> None:
+            for _ in range(n):
+                call = observer.start(METHOD, "unary_unary", peer, request_id)
+                call.received()
+                call.sent()
+                call.finish(grpc.StatusCode.OK, None)
+
+        return loop
+
+    print(
+        "\n(a') the Observer alone, per unary call (log records formatted to /dev/null)"
+    )
+    with open(os.devnull, "w") as devnull:
+        handler = log_to(devnull)
+        try:
+            for name, observer in (
+                ("metrics only", Observer(log=False, metrics=CollectorRegistry())),
+                ("log only", Observer(log=True, metrics=None)),
+                ("log + metrics", Observer(log=True, metrics=CollectorRegistry())),
+            ):
+                print(
+                    f"    {name:14s}: {per_call_us(loop_of(observer), calls, rounds):6.2f} us"
+                )
+        finally:
+            logging.getLogger("grpc_errgen").removeHandler(handler)
+
+
 # -- (b) loopback -------------------------------------------------------------------------------------
 
 
@@ -462,6 +495,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             in_process(
                 generated, args.in_process_calls, args.in_process_rounds, args.profile
             )
+            observer_cost(args.in_process_calls, args.in_process_rounds)
         if args.only != "in-process":
             loopback(generated, args.calls, args.rounds)
 
