@@ -121,8 +121,8 @@ class _Emitter:
         if check == "pattern":
             pattern = self.src.constant("RE", f"_checks.regex({py(operand)})")
             if family == "bytes":
-                return f"not _checks.bytes_search({pattern}, {x})"
-            return f"{pattern}.search({x}) is None"
+                return f"not {pattern}.found_bytes({x})"
+            return f"not {pattern}.found({x})"
         if check == "prefix":
             return f"not {x}.startswith({literal(operand)})"
         if check == "suffix":
@@ -150,7 +150,7 @@ class _Emitter:
             elif rule.check == "format_regex":
                 pattern_text, empty_id, empty_message = rule.operand
                 pattern = self.src.constant("RE", f"_checks.regex({py(pattern_text)})")
-                bad = f"{pattern}.search({x}) is None"
+                bad = f"not {pattern}.found({x})"
             else:
                 sizes, empty_id, empty_message = rule.operand
                 bad = f"len({x}) not in {literal(tuple(sizes))}"
