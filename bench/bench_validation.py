@@ -14,12 +14,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import protovalidate  # noqa: E402
+import protovalidate
 
-import grpc_errgen  # noqa: E402
-from grpc_errgen.errors import Violation  # noqa: E402
-from tests.support import build, load  # noqa: E402
-from tests.validation_reference import build_buf  # noqa: E402
+import grpc_errgen
+from grpc_errgen.errors import Violation
+from tests.support import build, load
+from tests.validation_reference import build_buf
 
 PROTO = """
 syntax = "proto3";

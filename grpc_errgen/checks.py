@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import re2
 

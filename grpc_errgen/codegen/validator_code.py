@@ -182,7 +182,11 @@ class _Emitter:
         for rule in value.rules:
             lines += self._rule_lines(rule, value.family, subject, path)
         if value.validator is not None:
-            lines.append(f"_checks.nest(out, {path}, {value.validator}({x}))")
+            found = f"found{depth}"
+            lines += [
+                f"if {found} := {value.validator}({x}):",
+                f"    _checks.nest(out, {path}, {found})",
+            ]
         if (
             lines
             and value.ignore == IGNORE_IF_ZERO_VALUE
