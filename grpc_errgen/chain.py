@@ -16,8 +16,8 @@ passed through untouched except for logging/metrics (and the request id those ca
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
 from typing import Any, Final
 
@@ -60,7 +60,16 @@ def request_id_from(metadata: MetadataPairs | None) -> str:
             if isinstance(value, str) and 0 < len(value) <= MAX_REQUEST_ID_LENGTH:
                 return value
             break
-    return str(uuid.uuid4())
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """A random (version 4) UUID in its usual text form; ``str(uuid.uuid4())`` at a third of the cost."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def merge_trailers(*groups: Iterable[tuple[str, str | bytes]] | None) -> Trailers:
@@ -156,12 +165,13 @@ class Chain:
         policy: MethodPolicy | None,
         kind: RpcKind,
         metadata: MetadataPairs | None,
-        peer: str,
+        peer: Callable[[], str],
     ) -> ServerCall:
-        """Begin one call: its request id and, when logging or metrics are on, its observation."""
+        """Begin one call: its request id and, when logging or metrics are on, its observation
+        (``peer`` is only asked then)."""
         request_id = request_id_from(metadata)
         observation = (
-            self.observer.start(full_method, kind, peer, request_id)
+            self.observer.start(full_method, kind, peer(), request_id)
             if self.observer.enabled
             else None
         )
@@ -271,6 +281,8 @@ class ServerCall:
         self, handler_trailers: MetadataPairs | None, status: Status | None = None
     ) -> Trailers:
         """The call's trailing metadata: the handler's, then the error's, then the request id."""
+        if not handler_trailers and status is None:
+            return ((REQUEST_ID_KEY, self.request_id),)
         return merge_trailers(
             handler_trailers,
             status.trailing_metadata if status is not None else None,

@@ -33,6 +33,7 @@ from grpc_errgen.policy import GeneratedFile, MethodPolicy
 
 Behavior = Callable[..., Any]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Metadata: TypeAlias = "tuple[tuple[str, str | bytes], ...] | None"
 
 
 def server_interceptors(
@@ -155,27 +156,26 @@ class _Runner:
         finally:
             call_context.run(responses.close)
 
-    def _start(self, context: grpc.ServicerContext) -> ServerCall:
+    def _start(self, metadata: Metadata, context: grpc.ServicerContext) -> ServerCall:
         """The call's request id (set for the handler) and observation."""
         call = self.chain.start(
-            self.full_method,
-            self.policy,
-            self.kind,
-            context.invocation_metadata(),
-            context.peer(),
+            self.full_method, self.policy, self.kind, metadata, context.peer
         )
         REQUEST_ID.set(call.request_id)
         return call
 
     def _admit(
-        self, call: ServerCall, request: Any, context: grpc.ServicerContext
+        self,
+        call: ServerCall,
+        metadata: Metadata,
+        request: Any,
     ) -> Any:
         """Auth, then validation of a unary request; returns the request (or the wrapped request stream)."""
         if call.authorizes:
             try:
                 principal = auth.authorize(
                     self.policy,
-                    context.invocation_metadata(),
+                    metadata,
                     self.chain.authenticate,  # type: ignore[arg-type]
                 )
             except RpcException as exc:
@@ -189,9 +189,10 @@ class _Runner:
         return request
 
     def _unary_response(self, request: Any, context: grpc.ServicerContext) -> Any:
-        call = self._start(context)
+        metadata = context.invocation_metadata()
+        call = self._start(metadata, context)
         try:
-            request = self._admit(call, request, context)
+            request = self._admit(call, metadata, request)
             response = self.behavior(request, context)
             if call.rejection is not None:
                 raise call.rejection
@@ -204,10 +205,11 @@ class _Runner:
     def _stream_response(
         self, request: Any, context: grpc.ServicerContext
     ) -> Generator[Any, None, None]:
-        call = self._start(context)
+        metadata = context.invocation_metadata()
+        call = self._start(metadata, context)
         responses: Iterator[Any] | None = None
         try:
-            request = self._admit(call, request, context)
+            request = self._admit(call, metadata, request)
             responses = self.behavior(request, context)
             for response in responses:
                 call.sent()

@@ -141,7 +141,7 @@ class _Runner:
         self, metadata: Metadata, context: grpc.aio.ServicerContext[Any, Any]
     ) -> ServerCall:
         return self.chain.start(
-            self.full_method, self.policy, self.kind, metadata, context.peer()
+            self.full_method, self.policy, self.kind, metadata, context.peer
         )
 
     async def _admit(
