@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import grpc
 
-from grpc_errgen import errors as _errors
-from grpc_errgen.policy import ExceptionMapping, GeneratedFile, MethodPolicy
 from grpc_errgen import checks as _checks
+from grpc_errgen import errors as _errors
 from grpc_errgen import validation as _validation
 from grpc_errgen.errors import Violation
+from grpc_errgen.policy import ExceptionMapping, GeneratedFile, MethodPolicy
+
 import shop.v1.orders_pb2 as _pb2
 
 
