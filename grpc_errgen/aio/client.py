@@ -2,16 +2,17 @@
 circuit breaker as ``grpc_errgen.client``, as ``grpc.aio`` interceptors.
 
 ``grpc.aio`` files an interceptor under the first rpc kind it implements only, so ``client_interceptors``
-returns four objects (one per kind) sharing one configuration. Unary calls are awaited inside the
-interceptor (a failure raises the typed exception from ``await stub.Method(...)``; a success hands back the
-real call, so its metadata stays readable). Streams come back as ``TypedUnaryStreamCall`` /
-``TypedStreamStreamCall``: ``async for`` and ``read()`` give the messages that arrived, then raise.
+returns four objects (one per kind) sharing one configuration. Each hands back a typed wrapper of the
+real call (``TypedUnaryUnaryCall``...): ``await`` gives the response or raises the typed exception;
+``async for`` and ``read()`` give the messages that arrived, then raise; metadata, code and cancel are the
+real call's. The interceptor never awaits the call itself: grpc's ``write()`` proxy only starts sending
+once the interceptors have returned, so awaiting there would deadlock a client stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Generator, Iterable
 from types import ModuleType
 from typing import Any
 
@@ -91,64 +92,41 @@ class _Config:
             return check.error
         return typed_error(error, self.errors)
 
-    async def unary_response(self, call: Any, ticket: Ticket | None, check: RequestCheck | None) -> Any:
-        """Await a unary-response call; raise the typed exception when it fails, else hand the call back."""
-        try:
-            await call
-        except AioRpcError as error:
-            if ticket is not None:
-                ticket.done(error.code())
-            raise self.typed(error, check) from error
-        except asyncio.CancelledError:
-            if ticket is not None:
-                ticket.done(None)
-            if check is not None and check.error is not None:
-                raise check.error from None  # our request iterator raised, and grpc cancelled the call
-            raise
-        if ticket is not None:
-            ticket.done(grpc.StatusCode.OK)
-        return call
 
-
-class _TypedResponseStream:
-    """The reading half shared by the typed stream calls: messages, then the typed exception."""
+class _TypedCall:
+    """What the typed calls share: failure translation, breaker reporting, and delegation to the real call."""
 
     def __init__(self, call: Any, config: _Config, ticket: Ticket | None, check: RequestCheck | None) -> None:
         self._call = call
         self._config = config
         self._ticket = ticket
         self._check = check
-        self._responses: AsyncIterator[Any] | None = None
         config.record_when_done(call, ticket)
 
-    def _failed(self, error: BaseException) -> BaseException:
+    def _succeeded(self) -> None:
+        if self._ticket is not None:
+            self._ticket.done(grpc.StatusCode.OK)
+
+    def _failed(self, error: AioRpcError | asyncio.CancelledError) -> BaseException:
+        """The exception to raise instead of ``error``."""
         if isinstance(error, AioRpcError):
             if self._ticket is not None:
                 self._ticket.done(error.code())
             return self._config.typed(error, self._check)
         if self._check is not None and self._check.error is not None:
-            return self._check.error  # cancelled because our request iterator raised
+            return self._check.error  # grpc cancelled the call because our request iterator rejected a request
         return error
 
-    async def _iterate(self) -> AsyncIterator[Any]:
+    async def _response(self) -> Any:
         try:
-            async for response in self._call:
-                yield response
+            response = await self._call
         except (AioRpcError, asyncio.CancelledError) as error:
-            raise self._failed(error) from error
-        if self._ticket is not None:
-            self._ticket.done(grpc.StatusCode.OK)
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        if self._responses is None:
-            self._responses = self._iterate()
-        return self._responses
-
-    async def read(self) -> Any:
-        try:
-            return await self.__aiter__().__anext__()
-        except StopAsyncIteration:
-            return _EOF
+            failure = self._failed(error)
+            if failure is error:
+                raise
+            raise failure from error
+        self._succeeded()
+        return response
 
     def cancelled(self) -> bool:
         return self._call.cancelled()  # type: ignore[no-any-return]
@@ -184,18 +162,73 @@ class _TypedResponseStream:
         await self._call.wait_for_connection()
 
 
-class TypedUnaryStreamCall(_TypedResponseStream, grpc.aio.UnaryStreamCall):  # type: ignore[misc]
-    """A server-streaming call whose failure comes out as the typed exception."""
+class _TypedResponseStream(_TypedCall):
+    """The reading half of the typed streaming calls: the messages that arrived, then the typed exception."""
+
+    def __init__(self, call: Any, config: _Config, ticket: Ticket | None, check: RequestCheck | None) -> None:
+        super().__init__(call, config, ticket, check)
+        self._responses: AsyncIterator[Any] | None = None
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        try:
+            async for response in self._call:
+                yield response
+        except (AioRpcError, asyncio.CancelledError) as error:
+            failure = self._failed(error)
+            if failure is error:
+                raise
+            raise failure from error
+        self._succeeded()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        if self._responses is None:
+            self._responses = self._iterate()
+        return self._responses
+
+    async def read(self) -> Any:
+        try:
+            return await self.__aiter__().__anext__()
+        except StopAsyncIteration:
+            return _EOF
 
 
-class TypedStreamStreamCall(_TypedResponseStream, grpc.aio.StreamStreamCall):  # type: ignore[misc]
-    """A bidi-streaming call whose failure comes out as the typed exception."""
+class _RequestStream:
+    """The writing half of the client-streaming calls (grpc's outer call does the writing; kept for the API)."""
+
+    _call: Any
 
     async def write(self, request: Any) -> None:
         await self._call.write(request)
 
     async def done_writing(self) -> None:
         await self._call.done_writing()
+
+    @property
+    def _done_writing_flag(self) -> bool:
+        # grpc.aio's outer call reads this private flag of the call its interceptors return.
+        return self._call._done_writing_flag  # type: ignore[no-any-return]
+
+
+class TypedUnaryUnaryCall(_TypedCall, grpc.aio.UnaryUnaryCall):  # type: ignore[misc]
+    """A unary call: ``await`` gives the response or raises the typed exception."""
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._response().__await__()
+
+
+class TypedStreamUnaryCall(_RequestStream, _TypedCall, grpc.aio.StreamUnaryCall):  # type: ignore[misc]
+    """A client-streaming call: ``await`` gives the response or raises the typed exception."""
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._response().__await__()
+
+
+class TypedUnaryStreamCall(_TypedResponseStream, grpc.aio.UnaryStreamCall):  # type: ignore[misc]
+    """A server-streaming call whose failure comes out as the typed exception."""
+
+
+class TypedStreamStreamCall(_RequestStream, _TypedResponseStream, grpc.aio.StreamStreamCall):  # type: ignore[misc]
+    """A bidi-streaming call whose failure comes out as the typed exception."""
 
 
 class UnaryUnaryInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
@@ -207,7 +240,7 @@ class UnaryUnaryInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
             validation.validate(request)
         ticket = self._config.acquire(client_call_details)
         call = await continuation(self._config.details(client_call_details), request)
-        return await self._config.unary_response(call, ticket, None)
+        return TypedUnaryUnaryCall(call, self._config, ticket, None)
 
 
 class UnaryStreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
@@ -231,7 +264,7 @@ class StreamUnaryInterceptor(grpc.aio.StreamUnaryClientInterceptor):
         check = self._config.check()
         requests = check.wrap_async(request_iterator) if check is not None else request_iterator
         call = await continuation(self._config.details(client_call_details), requests)
-        return await self._config.unary_response(call, ticket, check)
+        return TypedStreamUnaryCall(call, self._config, ticket, check)
 
 
 class StreamStreamInterceptor(grpc.aio.StreamStreamClientInterceptor):
