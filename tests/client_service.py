@@ -1,9 +1,9 @@
 """The client tests' service: one proto (all four arities, a catalogue, a retry policy), its servicers (sync
 and aio) whose behaviour the request's ``mode`` picks, and helpers that run them on 127.0.0.1:0.
 
-The servicers end failed calls themselves with the server wire format (``status.to_status``: trailers, then
-``context.abort``), so the client is tested against exactly what the server chain sends, and also against
-what it never sends (malformed, mismatched, oversized details). Built once per test session (``shop()``);
+The servicers either raise their errors behind grpc-errgen's real server chain (``chain=True``) or end
+failed calls themselves with the same wire format (``status.to_status``: trailers, then ``context.abort``);
+wire-level cases the chain never produces (malformed, mismatched, oversized details) always go the second way. Built once per test session (``shop()``);
 the proto package ``clisrv.v1`` belongs to the client tests.
 """
 
@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
+import grpc_errgen
+import grpc_errgen.aio
 from grpc_errgen import errors
 from grpc_errgen.status import DETAILS_KEY, Status, to_status
 from tests.support import build, load
@@ -84,24 +86,25 @@ class Failures:
         self._lock = threading.Lock()
         self.attempts: Counter[str] = Counter()
 
-    def status_for(self, request: Any) -> Status | None:
+    def failure_for(self, request: Any) -> errors.RpcException | Status | None:
+        """An exception for the server to raise, a ready-made wire status to abort with, or None for success."""
         mode = request.mode
         module = shop().errgen
         if mode in ("", "ok", "echo"):
             return None
         if mode == "declared":
-            return to_status(module.OrderNotFound(metadata={"order_id": request.text}))
+            return module.OrderNotFound(metadata={"order_id": request.text})  # type: ignore[no-any-return]
         if mode == "undeclared":
-            return to_status(module.OutOfStock(f"sku {request.text} is out of stock"))
+            return module.OutOfStock(f"sku {request.text} is out of stock")  # type: ignore[no-any-return]
         if mode == "status":
-            return to_status(errors.NotFound("no such shelf"))
+            return errors.NotFound("no such shelf")
         if mode == "foreign":  # an ErrorInfo no catalogue of ours declares
             info = error_details_pb2.ErrorInfo(reason="QUOTA", domain="other.example", metadata={"k": "v"})
             code = grpc.StatusCode.RESOURCE_EXHAUSTED
             return Status(code, "quota", ((DETAILS_KEY, _status_bytes(code, "quota", info)),))
         if mode == "invalid":
             violation = errors.Violation("items[0].sku", "string.min_len", "must be at least 3 characters")
-            return to_status(errors.ValidationError([violation], "invalid Req: 1 violation(s)"))
+            return errors.ValidationError([violation], "invalid Req: 1 violation(s)")
         if mode == "malformed":
             return Status(grpc.StatusCode.NOT_FOUND, "bad details", ((DETAILS_KEY, b"\xff\x00not a status"),))
         if mode == "mismatch":  # details claim INVALID_ARGUMENT + BadRequest, the call ends NOT_FOUND
@@ -130,26 +133,32 @@ def _request_id(context: Any) -> str:
 class SyncShop:
     """The servicer for ``grpc.server``: ``add_ShopServicer_to_server(SyncShop(), server)``."""
 
-    def __init__(self) -> None:
+    def __init__(self, raises: bool = False) -> None:
         self.failures = Failures()
         self.received: list[str] = []
+        #: Raise exceptions for the server chain to map, instead of aborting with ``to_status`` here.
+        self.raises = raises
 
-    def _end(self, context: grpc.ServicerContext, status: Status) -> None:
-        context.set_trailing_metadata(status.trailing_metadata)
-        context.abort(status.code, status.message)
+    def _end(self, context: grpc.ServicerContext, failure: errors.RpcException | Status) -> None:
+        if isinstance(failure, errors.RpcException):
+            if self.raises:
+                raise failure
+            failure = to_status(failure)
+        context.set_trailing_metadata(failure.trailing_metadata)
+        context.abort(failure.code, failure.message)
 
     def Get(self, request: Any, context: grpc.ServicerContext) -> Any:
-        status = self.failures.status_for(request)
-        if status is not None:
-            self._end(context, status)
+        failure = self.failures.failure_for(request)
+        if failure is not None:
+            self._end(context, failure)
         return shop().pb2.Resp(text=request.text, request_id=_request_id(context))
 
     def List(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         for index in range(request.count):
             yield shop().pb2.Resp(text=request.text, index=index, request_id=_request_id(context))
-        status = self.failures.status_for(request)
-        if status is not None:
-            self._end(context, status)
+        failure = self.failures.failure_for(request)
+        if failure is not None:
+            self._end(context, failure)
 
     def Put(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
         texts = []
@@ -158,42 +167,47 @@ class SyncShop:
             texts.append(request.text)
             self.received.append(request.text)
             last = request
-        status = self.failures.status_for(last) if last is not None else None
-        if status is not None:
-            self._end(context, status)
+        failure = self.failures.failure_for(last) if last is not None else None
+        if failure is not None:
+            self._end(context, failure)
         return shop().pb2.Resp(text=",".join(texts), request_id=_request_id(context))
 
     def Chat(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
         for index, request in enumerate(request_iterator):
             self.received.append(request.text)
-            status = self.failures.status_for(request)
-            if status is not None:
-                self._end(context, status)
+            failure = self.failures.failure_for(request)
+            if failure is not None:
+                self._end(context, failure)
             yield shop().pb2.Resp(text=request.text, index=index, request_id=_request_id(context))
 
 
 class AsyncShop:
     """The servicer for ``grpc.aio.server``, behaving like ``SyncShop``."""
 
-    def __init__(self) -> None:
+    def __init__(self, raises: bool = False) -> None:
         self.failures = Failures()
         self.received: list[str] = []
+        self.raises = raises
 
-    async def _end(self, context: grpc.aio.ServicerContext[Any, Any], status: Status) -> None:
-        await context.abort(status.code, status.message, status.trailing_metadata)
+    async def _end(self, context: grpc.aio.ServicerContext[Any, Any], failure: errors.RpcException | Status) -> None:
+        if isinstance(failure, errors.RpcException):
+            if self.raises:
+                raise failure
+            failure = to_status(failure)
+        await context.abort(failure.code, failure.message, failure.trailing_metadata)
 
     async def Get(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-        status = self.failures.status_for(request)
-        if status is not None:
-            await self._end(context, status)
+        failure = self.failures.failure_for(request)
+        if failure is not None:
+            await self._end(context, failure)
         return shop().pb2.Resp(text=request.text, request_id=_request_id(context))
 
     async def List(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
         for index in range(request.count):
             yield shop().pb2.Resp(text=request.text, index=index, request_id=_request_id(context))
-        status = self.failures.status_for(request)
-        if status is not None:
-            await self._end(context, status)
+        failure = self.failures.failure_for(request)
+        if failure is not None:
+            await self._end(context, failure)
 
     async def Put(self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         texts = []
@@ -202,9 +216,9 @@ class AsyncShop:
             texts.append(request.text)
             self.received.append(request.text)
             last = request
-        status = self.failures.status_for(last) if last is not None else None
-        if status is not None:
-            await self._end(context, status)
+        failure = self.failures.failure_for(last) if last is not None else None
+        if failure is not None:
+            await self._end(context, failure)
         return shop().pb2.Resp(text=",".join(texts), request_id=_request_id(context))
 
     async def Chat(
@@ -213,18 +227,22 @@ class AsyncShop:
         index = 0
         async for request in request_iterator:
             self.received.append(request.text)
-            status = self.failures.status_for(request)
-            if status is not None:
-                await self._end(context, status)
+            failure = self.failures.failure_for(request)
+            if failure is not None:
+                await self._end(context, failure)
             yield shop().pb2.Resp(text=request.text, index=index, request_id=_request_id(context))
             index += 1
 
 
 @contextlib.contextmanager
-def sync_server(servicer: SyncShop | None = None) -> Iterator[tuple[str, SyncShop]]:
-    """A ``grpc.server`` running the shop on 127.0.0.1:0; yields its target and servicer."""
-    servicer = servicer or SyncShop()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+def sync_server(chain: bool = False) -> Iterator[tuple[str, SyncShop]]:
+    """A ``grpc.server`` running the shop on 127.0.0.1:0; yields its target and servicer.
+
+    ``chain``: behind grpc-errgen's server chain, with a servicer that raises its errors.
+    """
+    servicer = SyncShop(raises=chain)
+    interceptors = grpc_errgen.server_interceptors(shop().errgen, log=False) if chain else []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors)
     shop().pb2_grpc.add_ShopServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -235,10 +253,11 @@ def sync_server(servicer: SyncShop | None = None) -> Iterator[tuple[str, SyncSho
 
 
 @contextlib.asynccontextmanager
-async def aio_server(servicer: AsyncShop | None = None) -> AsyncIterator[tuple[str, AsyncShop]]:
-    """A ``grpc.aio.server`` running the shop on 127.0.0.1:0; yields its target and servicer."""
-    servicer = servicer or AsyncShop()
-    server = grpc.aio.server()
+async def aio_server(chain: bool = False) -> AsyncIterator[tuple[str, AsyncShop]]:
+    """A ``grpc.aio.server`` running the shop on 127.0.0.1:0; yields its target and servicer (``chain``: as above)."""
+    servicer = AsyncShop(raises=chain)
+    interceptors = grpc_errgen.aio.server_interceptors(shop().errgen, log=False) if chain else []
+    server = grpc.aio.server(interceptors=interceptors)
     shop().pb2_grpc.add_ShopServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

@@ -17,9 +17,9 @@ from grpc_errgen.errors import ValidationError, Violation
 from tests.client_service import AsyncShop, aio_server, shop
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[tuple[str, AsyncShop]]:
-    async with aio_server() as running:
+@pytest.fixture(params=[False, True], ids=["wire", "chain"])
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, AsyncShop]]:
+    async with aio_server(chain=request.param) as running:
         yield running
 
 

@@ -15,9 +15,9 @@ from grpc_errgen.errors import ValidationError, Violation
 from tests.client_service import SyncShop, shop, sync_server
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, SyncShop]]:
-    with sync_server() as running:
+@pytest.fixture(scope="module", params=[False, True], ids=["wire", "chain"])
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[str, SyncShop]]:
+    with sync_server(chain=request.param) as running:
         yield running
 
 
