@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections import namedtuple
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import grpc
 
 from grpc_errgen import errors
+from grpc_errgen.client import CallDetails
 from grpc_errgen.context import Principal
 from grpc_errgen.policy import MethodPolicy
 
@@ -337,23 +337,6 @@ def with_authorization(
     return kept
 
 
-class _ClientCallDetails(
-    namedtuple(
-        "_ClientCallDetails",
-        (
-            "method",
-            "timeout",
-            "metadata",
-            "credentials",
-            "wait_for_ready",
-            "compression",
-        ),
-    ),
-    grpc.ClientCallDetails,
-):
-    pass
-
-
 class BearerTokenInterceptor(
     grpc.UnaryUnaryClientInterceptor,
     grpc.UnaryStreamClientInterceptor,
@@ -366,7 +349,7 @@ class BearerTokenInterceptor(
         self._token = token
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
-        return _ClientCallDetails(
+        return CallDetails(
             details.method,
             details.timeout,
             with_authorization(details.metadata, self._token),
