@@ -202,6 +202,10 @@ class TypedStream(TypedCall):
         except grpc.RpcError as error:
             self._raise(error)
 
+    def next(self) -> Any:
+        """grpcio's streams also offer ``next()``."""
+        return self.__next__()
+
 
 class FailedCall(grpc.RpcError, grpc.Call, grpc.Future):  # type: ignore[misc]
     """A streaming call that failed before it was sent (validation, open circuit): raises when read."""
@@ -214,6 +218,9 @@ class FailedCall(grpc.RpcError, grpc.Call, grpc.Future):  # type: ignore[misc]
         return self
 
     def __next__(self) -> Any:
+        raise self._error
+
+    def next(self) -> Any:
         raise self._error
 
     def result(self, timeout: float | None = None) -> Any:
