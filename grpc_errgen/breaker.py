@@ -25,7 +25,9 @@ from grpc_errgen import errors
 State = Literal["closed", "open", "half_open"]
 
 #: The codes that mean "the server (or the path to it) is not answering": they count towards opening.
-FAILURE_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+FAILURE_CODES = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+)
 
 
 @dataclass
@@ -82,7 +84,10 @@ class CircuitBreaker:
             circuit = self._circuits.get(method)
             if circuit is None:
                 return "closed"
-            if circuit.state == "open" and self._clock() - circuit.opened_at >= self.reset_timeout:
+            if (
+                circuit.state == "open"
+                and self._clock() - circuit.opened_at >= self.reset_timeout
+            ):
                 return "half_open"
             return circuit.state
 
@@ -93,7 +98,10 @@ class CircuitBreaker:
             if circuit.state == "closed":
                 return Ticket(self, method, trial=False)
             now = self._clock()
-            if circuit.state == "open" and now - circuit.opened_at >= self.reset_timeout:
+            if (
+                circuit.state == "open"
+                and now - circuit.opened_at >= self.reset_timeout
+            ):
                 circuit.state = "half_open"
             if circuit.state == "half_open" and not circuit.trial_in_flight:
                 circuit.trial_in_flight = True
@@ -101,7 +109,11 @@ class CircuitBreaker:
             wait = max(0.0, circuit.opened_at + self.reset_timeout - now)
         raise errors.Unavailable(
             f"circuit open for {method}: failing fast after {self.failure_threshold} consecutive failures"
-            + (f" (next trial in {wait:.1f}s)" if wait else " (a trial call is in flight)")
+            + (
+                f" (next trial in {wait:.1f}s)"
+                if wait
+                else " (a trial call is in flight)"
+            )
         )
 
     def _record(self, ticket: Ticket, code: grpc.StatusCode | None) -> None:
@@ -121,7 +133,11 @@ class CircuitBreaker:
                     circuit.state = "closed"
                     circuit.consecutive_failures = 0
                 return
-            if circuit.state != "closed" or code is None or code == grpc.StatusCode.CANCELLED:
+            if (
+                circuit.state != "closed"
+                or code is None
+                or code == grpc.StatusCode.CANCELLED
+            ):
                 return  # a call that started before the circuit opened, or one that told us nothing
             if code in FAILURE_CODES:
                 circuit.consecutive_failures += 1

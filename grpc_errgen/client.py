@@ -40,7 +40,9 @@ def channel_options(*modules: ModuleType | GeneratedFile) -> list[tuple[str, Any
     return [("grpc.service_config", config), ("grpc.enable_retries", 1)]
 
 
-def with_request_id(metadata: Iterable[tuple[str, str | bytes]] | None) -> MetadataItems:
+def with_request_id(
+    metadata: Iterable[tuple[str, str | bytes]] | None,
+) -> MetadataItems:
     """``metadata`` plus an ``x-request-id`` (a new uuid4) unless the caller set one."""
     items = list(metadata or ())
     if not any(key.lower() == REQUEST_ID_KEY for key, _ in items):
@@ -107,14 +109,20 @@ class _CallDetails(NamedTuple):
     compression: grpc.Compression | None
 
 
-class CallDetails(_CallDetails, grpc.ClientCallDetails):
+class CallDetails(_CallDetails, grpc.ClientCallDetails):  # type: ignore[misc]
     """The call details handed on to the continuation (grpcio's own class is private)."""
 
 
-class TypedCall(grpc.Call, grpc.Future):  # type: ignore[misc]
+class TypedCall(grpc.Call, grpc.Future):  # type: ignore[type-arg]
     """A unary-response call whose failures come out as typed exceptions; delegates everything else."""
 
-    def __init__(self, call: Any, errors: ErrorTable, ticket: Ticket | None, check: RequestCheck | None) -> None:
+    def __init__(
+        self,
+        call: Any,
+        errors: ErrorTable,
+        ticket: Ticket | None,
+        check: RequestCheck | None,
+    ) -> None:
         self._call = call
         self._errors = errors
         self._check = check
@@ -143,7 +151,7 @@ class TypedCall(grpc.Call, grpc.Future):  # type: ignore[misc]
         except grpc.RpcError as error:
             self._raise(error)
 
-    def exception(self, timeout: float | None = None) -> BaseException | None:
+    def exception(self, timeout: float | None = None) -> Exception | None:
         error = self._call.exception(timeout)
         if isinstance(error, grpc.RpcError):
             return self._typed(error)
@@ -183,7 +191,7 @@ class TypedCall(grpc.Call, grpc.Future):  # type: ignore[misc]
     def is_active(self) -> bool:
         return self._call.is_active()  # type: ignore[no-any-return]
 
-    def time_remaining(self) -> float | None:
+    def time_remaining(self) -> float:
         return self._call.time_remaining()  # type: ignore[no-any-return]
 
     def add_callback(self, callback: Callable[[], None]) -> bool:
@@ -207,7 +215,7 @@ class TypedStream(TypedCall):
         return self.__next__()
 
 
-class FailedCall(grpc.RpcError, grpc.Call, grpc.Future):  # type: ignore[misc]
+class FailedCall(grpc.RpcError, grpc.Call, grpc.Future):  # type: ignore[type-arg]
     """A streaming call that failed before it was sent (validation, open circuit): raises when read."""
 
     def __init__(self, error: RpcException) -> None:
@@ -226,7 +234,7 @@ class FailedCall(grpc.RpcError, grpc.Call, grpc.Future):  # type: ignore[misc]
     def result(self, timeout: float | None = None) -> Any:
         raise self._error
 
-    def exception(self, timeout: float | None = None) -> BaseException | None:
+    def exception(self, timeout: float | None = None) -> Exception | None:
         return self._error
 
     def traceback(self, timeout: float | None = None) -> TracebackType | None:
@@ -262,8 +270,8 @@ class FailedCall(grpc.RpcError, grpc.Call, grpc.Future):  # type: ignore[misc]
     def is_active(self) -> bool:
         return False
 
-    def time_remaining(self) -> float | None:
-        return None
+    def time_remaining(self) -> float:
+        return 0.0
 
     def add_callback(self, callback: Callable[[], None]) -> bool:
         return False
@@ -278,7 +286,12 @@ class ClientInterceptor(
     """The grpc-errgen client interceptor for all four rpc kinds; build it with ``client_interceptors``."""
 
     def __init__(
-        self, errors: ErrorTable, *, request_id: bool, validate: bool, breaker: CircuitBreaker | None
+        self,
+        errors: ErrorTable,
+        *,
+        request_id: bool,
+        validate: bool,
+        breaker: CircuitBreaker | None,
     ) -> None:
         self._errors = errors
         self._request_id = request_id
@@ -298,16 +311,24 @@ class ClientInterceptor(
         )
 
     def _acquire(self, details: grpc.ClientCallDetails) -> Ticket | None:
-        return None if self._breaker is None else self._breaker.acquire(method_name(details.method))
+        return (
+            None
+            if self._breaker is None
+            else self._breaker.acquire(method_name(details.method))
+        )
 
-    def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+    def intercept_unary_unary(
+        self, continuation: Any, client_call_details: Any, request: Any
+    ) -> Any:
         if self._validate:
             validation.validate(request)
         ticket = self._acquire(client_call_details)
         call = continuation(self._details(client_call_details), request)
         return TypedCall(call, self._errors, ticket, None)
 
-    def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+    def intercept_unary_stream(
+        self, continuation: Any, client_call_details: Any, request: Any
+    ) -> Any:
         try:
             if self._validate:
                 validation.validate(request)
@@ -317,20 +338,28 @@ class ClientInterceptor(
         call = continuation(self._details(client_call_details), request)
         return TypedStream(call, self._errors, ticket, None)
 
-    def intercept_stream_unary(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+    def intercept_stream_unary(
+        self, continuation: Any, client_call_details: Any, request_iterator: Any
+    ) -> Any:
         ticket = self._acquire(client_call_details)
         check = RequestCheck() if self._validate else None
-        requests = check.wrap(request_iterator) if check is not None else request_iterator
+        requests = (
+            check.wrap(request_iterator) if check is not None else request_iterator
+        )
         call = continuation(self._details(client_call_details), requests)
         return TypedCall(call, self._errors, ticket, check)
 
-    def intercept_stream_stream(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+    def intercept_stream_stream(
+        self, continuation: Any, client_call_details: Any, request_iterator: Any
+    ) -> Any:
         try:
             ticket = self._acquire(client_call_details)
         except RpcException as error:
             return FailedCall(error)
         check = RequestCheck() if self._validate else None
-        requests = check.wrap(request_iterator) if check is not None else request_iterator
+        requests = (
+            check.wrap(request_iterator) if check is not None else request_iterator
+        )
         call = continuation(self._details(client_call_details), requests)
         return TypedStream(call, self._errors, ticket, check)
 
@@ -347,7 +376,20 @@ def client_interceptors(
     ``request_id`` sends ``x-request-id`` unless the caller set one; ``validate`` checks requests before
     sending; ``breaker`` (a ``CircuitBreaker``) fails fast per method while its circuit is open.
     """
-    return [ClientInterceptor(error_table(modules), request_id=request_id, validate=validate, breaker=breaker)]
+    return [
+        ClientInterceptor(
+            error_table(modules),
+            request_id=request_id,
+            validate=validate,
+            breaker=breaker,
+        )
+    ]
 
 
-__all__ = ["REQUEST_ID_KEY", "CircuitBreaker", "ClientInterceptor", "channel_options", "client_interceptors"]
+__all__ = [
+    "REQUEST_ID_KEY",
+    "CircuitBreaker",
+    "ClientInterceptor",
+    "channel_options",
+    "client_interceptors",
+]

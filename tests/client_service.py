@@ -69,14 +69,19 @@ class Shop(NamedTuple):
 def shop() -> Shop:
     root = Path(tempfile.mkdtemp(prefix="clisrv-"))
     build(root, {"clisrv/v1/shop.proto": PROTO})
-    return Shop(load("clisrv.v1.shop_errgen"), load("clisrv.v1.shop_pb2"), load("clisrv.v1.shop_pb2_grpc"))
+    return Shop(
+        load("clisrv.v1.shop_errgen"),
+        load("clisrv.v1.shop_pb2"),
+        load("clisrv.v1.shop_pb2_grpc"),
+    )
 
 
 def _status_bytes(code: grpc.StatusCode, message: str, *details: Any) -> bytes:
     status = status_pb2.Status(code=code.value[0], message=message)
     for detail in details:
         status.details.add().Pack(detail)
-    return status.SerializeToString()
+    serialized: bytes = status.SerializeToString()
+    return serialized
 
 
 class Failures:
@@ -99,35 +104,62 @@ class Failures:
         if mode == "status":
             return errors.NotFound("no such shelf")
         if mode == "foreign":  # an ErrorInfo no catalogue of ours declares
-            info = error_details_pb2.ErrorInfo(reason="QUOTA", domain="other.example", metadata={"k": "v"})
+            info = error_details_pb2.ErrorInfo(
+                reason="QUOTA", domain="other.example", metadata={"k": "v"}
+            )
             code = grpc.StatusCode.RESOURCE_EXHAUSTED
-            return Status(code, "quota", ((DETAILS_KEY, _status_bytes(code, "quota", info)),))
+            return Status(
+                code, "quota", ((DETAILS_KEY, _status_bytes(code, "quota", info)),)
+            )
         if mode == "invalid":
-            violation = errors.Violation("items[0].sku", "string.min_len", "must be at least 3 characters")
+            violation = errors.Violation(
+                "items[0].sku", "string.min_len", "must be at least 3 characters"
+            )
             return errors.ValidationError([violation], "invalid Req: 1 violation(s)")
         if mode == "malformed":
-            return Status(grpc.StatusCode.NOT_FOUND, "bad details", ((DETAILS_KEY, b"\xff\x00not a status"),))
-        if mode == "mismatch":  # details claim INVALID_ARGUMENT + BadRequest, the call ends NOT_FOUND
-            bad = error_details_pb2.BadRequest(field_violations=[{"field": "x", "description": "d", "reason": "r"}])
+            return Status(
+                grpc.StatusCode.NOT_FOUND,
+                "bad details",
+                ((DETAILS_KEY, b"\xff\x00not a status"),),
+            )
+        if (
+            mode == "mismatch"
+        ):  # details claim INVALID_ARGUMENT + BadRequest, the call ends NOT_FOUND
+            bad = error_details_pb2.BadRequest(
+                field_violations=[{"field": "x", "description": "d", "reason": "r"}]
+            )
             details = _status_bytes(grpc.StatusCode.INVALID_ARGUMENT, "other", bad)
-            return Status(grpc.StatusCode.NOT_FOUND, "mismatch", ((DETAILS_KEY, details),))
-        if mode == "oversized":  # a valid Status far above the client's 8 KiB trailer limit
-            info = error_details_pb2.ErrorInfo(reason="ORDER_NOT_FOUND", domain="shop.clisrv.example")
+            return Status(
+                grpc.StatusCode.NOT_FOUND, "mismatch", ((DETAILS_KEY, details),)
+            )
+        if (
+            mode == "oversized"
+        ):  # a valid Status far above the client's 8 KiB trailer limit
+            info = error_details_pb2.ErrorInfo(
+                reason="ORDER_NOT_FOUND", domain="shop.clisrv.example"
+            )
             info.metadata["blob"] = "x" * 20000
             code = grpc.StatusCode.NOT_FOUND
-            return Status(code, "huge", ((DETAILS_KEY, _status_bytes(code, "huge", info)),))
+            return Status(
+                code, "huge", ((DETAILS_KEY, _status_bytes(code, "huge", info)),)
+            )
         if mode == "unavailable":
             return Status(grpc.StatusCode.UNAVAILABLE, "down", ())
         if mode == "flaky":
             with self._lock:
                 self.attempts[request.key] += 1
                 attempt = self.attempts[request.key]
-            return Status(grpc.StatusCode.UNAVAILABLE, f"attempt {attempt}", ()) if attempt <= 2 else None
+            return (
+                Status(grpc.StatusCode.UNAVAILABLE, f"attempt {attempt}", ())
+                if attempt <= 2
+                else None
+            )
         raise AssertionError(f"unknown mode {mode!r}")
 
 
 def _request_id(context: Any) -> str:
-    return dict(context.invocation_metadata()).get("x-request-id", "")
+    request_id: str = dict(context.invocation_metadata()).get("x-request-id", "")
+    return request_id
 
 
 class SyncShop:
@@ -139,7 +171,9 @@ class SyncShop:
         #: Raise exceptions for the server chain to map, instead of aborting with ``to_status`` here.
         self.raises = raises
 
-    def _end(self, context: grpc.ServicerContext, failure: errors.RpcException | Status) -> None:
+    def _end(
+        self, context: grpc.ServicerContext, failure: errors.RpcException | Status
+    ) -> None:
         if isinstance(failure, errors.RpcException):
             if self.raises:
                 raise failure
@@ -155,12 +189,16 @@ class SyncShop:
 
     def List(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         for index in range(request.count):
-            yield shop().pb2.Resp(text=request.text, index=index, request_id=_request_id(context))
+            yield shop().pb2.Resp(
+                text=request.text, index=index, request_id=_request_id(context)
+            )
         failure = self.failures.failure_for(request)
         if failure is not None:
             self._end(context, failure)
 
-    def Put(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Any:
+    def Put(
+        self, request_iterator: Iterator[Any], context: grpc.ServicerContext
+    ) -> Any:
         texts = []
         last = None
         for request in request_iterator:
@@ -172,13 +210,17 @@ class SyncShop:
             self._end(context, failure)
         return shop().pb2.Resp(text=",".join(texts), request_id=_request_id(context))
 
-    def Chat(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+    def Chat(
+        self, request_iterator: Iterator[Any], context: grpc.ServicerContext
+    ) -> Iterator[Any]:
         for index, request in enumerate(request_iterator):
             self.received.append(request.text)
             failure = self.failures.failure_for(request)
             if failure is not None:
                 self._end(context, failure)
-            yield shop().pb2.Resp(text=request.text, index=index, request_id=_request_id(context))
+            yield shop().pb2.Resp(
+                text=request.text, index=index, request_id=_request_id(context)
+            )
 
 
 class AsyncShop:
@@ -189,27 +231,41 @@ class AsyncShop:
         self.received: list[str] = []
         self.raises = raises
 
-    async def _end(self, context: grpc.aio.ServicerContext[Any, Any], failure: errors.RpcException | Status) -> None:
+    async def _end(
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        failure: errors.RpcException | Status,
+    ) -> None:
         if isinstance(failure, errors.RpcException):
             if self.raises:
                 raise failure
             failure = to_status(failure)
         await context.abort(failure.code, failure.message, failure.trailing_metadata)
 
-    async def Get(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    async def Get(
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Any:
         failure = self.failures.failure_for(request)
         if failure is not None:
             await self._end(context, failure)
         return shop().pb2.Resp(text=request.text, request_id=_request_id(context))
 
-    async def List(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+    async def List(
+        self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[Any]:
         for index in range(request.count):
-            yield shop().pb2.Resp(text=request.text, index=index, request_id=_request_id(context))
+            yield shop().pb2.Resp(
+                text=request.text, index=index, request_id=_request_id(context)
+            )
         failure = self.failures.failure_for(request)
         if failure is not None:
             await self._end(context, failure)
 
-    async def Put(self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    async def Put(
+        self,
+        request_iterator: AsyncIterator[Any],
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> Any:
         texts = []
         last = None
         async for request in request_iterator:
@@ -222,7 +278,9 @@ class AsyncShop:
         return shop().pb2.Resp(text=",".join(texts), request_id=_request_id(context))
 
     async def Chat(
-        self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+        self,
+        request_iterator: AsyncIterator[Any],
+        context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[Any]:
         index = 0
         async for request in request_iterator:
@@ -230,7 +288,9 @@ class AsyncShop:
             failure = self.failures.failure_for(request)
             if failure is not None:
                 await self._end(context, failure)
-            yield shop().pb2.Resp(text=request.text, index=index, request_id=_request_id(context))
+            yield shop().pb2.Resp(
+                text=request.text, index=index, request_id=_request_id(context)
+            )
             index += 1
 
 
@@ -241,8 +301,12 @@ def sync_server(chain: bool = False) -> Iterator[tuple[str, SyncShop]]:
     ``chain``: behind grpc-errgen's server chain, with a servicer that raises its errors.
     """
     servicer = SyncShop(raises=chain)
-    interceptors = grpc_errgen.server_interceptors(shop().errgen, log=False) if chain else []
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors)
+    interceptors = (
+        grpc_errgen.server_interceptors(shop().errgen, log=False) if chain else []
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors
+    )
     shop().pb2_grpc.add_ShopServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -256,7 +320,9 @@ def sync_server(chain: bool = False) -> Iterator[tuple[str, SyncShop]]:
 async def aio_server(chain: bool = False) -> AsyncIterator[tuple[str, AsyncShop]]:
     """A ``grpc.aio.server`` running the shop on 127.0.0.1:0; yields its target and servicer (``chain``: as above)."""
     servicer = AsyncShop(raises=chain)
-    interceptors = grpc_errgen.aio.server_interceptors(shop().errgen, log=False) if chain else []
+    interceptors = (
+        grpc_errgen.aio.server_interceptors(shop().errgen, log=False) if chain else []
+    )
     server = grpc.aio.server(interceptors=interceptors)
     shop().pb2_grpc.add_ShopServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")

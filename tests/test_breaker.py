@@ -26,7 +26,12 @@ class Clock:
         return self.now
 
 
-def fail(breaker: CircuitBreaker, times: int, code: grpc.StatusCode = UNAVAILABLE, method: str = M) -> None:
+def fail(
+    breaker: CircuitBreaker,
+    times: int,
+    code: grpc.StatusCode = UNAVAILABLE,
+    method: str = M,
+) -> None:
     for _ in range(times):
         breaker.acquire(method).done(code)
 
@@ -34,12 +39,14 @@ def fail(breaker: CircuitBreaker, times: int, code: grpc.StatusCode = UNAVAILABL
 def test_opens_after_consecutive_failures_only() -> None:
     breaker = CircuitBreaker(failure_threshold=3, reset_timeout=10.0, clock=Clock())
     fail(breaker, 2)
-    breaker.acquire(M).done(grpc.StatusCode.NOT_FOUND)  # the server answered: the run is broken
+    breaker.acquire(M).done(
+        grpc.StatusCode.NOT_FOUND
+    )  # the server answered: the run is broken
     fail(breaker, 2, grpc.StatusCode.DEADLINE_EXCEEDED)
     assert breaker.state(M) == "closed"
     fail(breaker, 1)
     assert breaker.state(M) == "open"
-    with pytest.raises(errors.Unavailable, match="circuit open for /pkg.Svc/M"):
+    with pytest.raises(errors.Unavailable, match=r"circuit open for /pkg\.Svc/M"):
         breaker.acquire(M)
     assert breaker.state("/pkg.Svc/Other") == "closed"  # per method
     breaker.acquire("/pkg.Svc/Other").done(grpc.StatusCode.OK)
@@ -81,7 +88,9 @@ def test_failed_trial_reopens_for_another_timeout() -> None:
 def test_cancelled_trial_frees_the_slot_and_late_reports_are_ignored() -> None:
     clock = Clock()
     breaker = CircuitBreaker(failure_threshold=1, reset_timeout=1.0, clock=clock)
-    straggler = breaker.acquire(M)  # started while closed, ends after the circuit opened
+    straggler = breaker.acquire(
+        M
+    )  # started while closed, ends after the circuit opened
     fail(breaker, 1)
     straggler.done(grpc.StatusCode.OK)
     assert breaker.state(M) == "open"
@@ -106,7 +115,9 @@ def test_threads_agree_on_one_trial() -> None:
     clock = Clock()
     exact = CircuitBreaker(failure_threshold=80, reset_timeout=1.0, clock=clock)
     one_short = CircuitBreaker(failure_threshold=81, reset_timeout=1.0, clock=clock)
-    tickets = [[b.acquire(M) for _ in range(10) for b in (exact, one_short)] for _ in range(8)]
+    tickets = [
+        [b.acquire(M) for _ in range(10) for b in (exact, one_short)] for _ in range(8)
+    ]
     barrier = threading.Barrier(8)
 
     def report(mine: list[Any]) -> None:
@@ -148,7 +159,11 @@ def test_sync_interceptor_fails_fast_while_open() -> None:
     clock = Clock()
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout=30.0, clock=clock)
     with sync_server() as (target, servicer), grpc.insecure_channel(target) as channel:
-        stub = shop().pb2_grpc.ShopStub(grpc.intercept_channel(channel, *client_interceptors(shop().errgen, breaker=breaker)))
+        stub = shop().pb2_grpc.ShopStub(
+            grpc.intercept_channel(
+                channel, *client_interceptors(shop().errgen, breaker=breaker)
+            )
+        )
         down = shop().pb2.Req(mode="flaky", key="sync-breaker")
         servicer.failures.attempts[down.key] = -100
         for _ in range(2):
@@ -158,8 +173,12 @@ def test_sync_interceptor_fails_fast_while_open() -> None:
             stub.Get(down)
         with pytest.raises(errors.Unavailable, match="circuit open"):
             stub.Get.future(down).result()
-        assert servicer.failures.attempts[down.key] == -98  # the fast failures never reached the server
-        assert stub.List(shop().pb2.Req(count=1)).next().index == 0  # another method: its own circuit
+        assert (
+            servicer.failures.attempts[down.key] == -98
+        )  # the fast failures never reached the server
+        assert (
+            stub.List(shop().pb2.Req(count=1)).next().index == 0
+        )  # another method: its own circuit
         clock.now += 30.0
         servicer.failures.attempts[down.key] = 100  # the server recovered
         assert stub.Get(down).text == ""
@@ -169,7 +188,11 @@ def test_sync_interceptor_fails_fast_while_open() -> None:
 def test_sync_streams_feed_the_breaker() -> None:
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout=30.0, clock=Clock())
     with sync_server() as (target, _), grpc.insecure_channel(target) as channel:
-        stub = shop().pb2_grpc.ShopStub(grpc.intercept_channel(channel, *client_interceptors(shop().errgen, breaker=breaker)))
+        stub = shop().pb2_grpc.ShopStub(
+            grpc.intercept_channel(
+                channel, *client_interceptors(shop().errgen, breaker=breaker)
+            )
+        )
         for _ in range(2):
             with pytest.raises(errors.Unavailable, match="down"):
                 list(stub.Chat(iter([shop().pb2.Req(mode="unavailable")])))
@@ -182,9 +205,11 @@ def test_sync_streams_feed_the_breaker() -> None:
 async def test_aio_interceptors_fail_fast_while_open() -> None:
     clock = Clock()
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout=30.0, clock=clock)
-    async with aio_server() as (target, servicer):
+    async with aio_server() as (target, _):
         interceptors = aio.client_interceptors(shop().errgen, breaker=breaker)
-        async with grpc.aio.insecure_channel(target, interceptors=interceptors) as channel:
+        async with grpc.aio.insecure_channel(
+            target, interceptors=interceptors
+        ) as channel:
             stub = shop().pb2_grpc.ShopStub(channel)
             for _ in range(2):
                 with pytest.raises(errors.Unavailable, match="down"):
@@ -194,15 +219,20 @@ async def test_aio_interceptors_fail_fast_while_open() -> None:
             # server streams report when they end, even if the caller stops reading
             for _ in range(2):
                 with pytest.raises(errors.Unavailable, match="down"):
-                    async for _ in stub.List(shop().pb2.Req(mode="unavailable", count=1)):
+                    async for _ in stub.List(
+                        shop().pb2.Req(mode="unavailable", count=1)
+                    ):
                         pass
             with pytest.raises(errors.Unavailable, match="circuit open"):
                 async for _ in stub.List(shop().pb2.Req(count=1)):
                     pass
             clock.now += 30.0
             results = await asyncio.gather(
-                *(stub.Get(shop().pb2.Req(text="t")) for _ in range(5)), return_exceptions=True
+                *(stub.Get(shop().pb2.Req(text="t")) for _ in range(5)),
+                return_exceptions=True,
             )
-            assert sum(not isinstance(r, BaseException) for r in results) == 1  # one trial went through
+            assert (
+                sum(not isinstance(r, BaseException) for r in results) == 1
+            )  # one trial went through
             assert breaker.state("/clisrv.v1.Shop/Get") == "closed"
             assert (await stub.Get(shop().pb2.Req(text="again"))).text == "again"

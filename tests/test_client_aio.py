@@ -1,5 +1,6 @@
 """aio client interceptors against a real grpc.aio.server: every rpc kind really runs through them (typed
-exceptions, streams failing mid-way, broken details), request ids and pre-send validation."""
+exceptions, streams failing mid-way, broken details), request ids and pre-send validation.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +19,18 @@ from tests.client_service import AsyncShop, aio_server, shop
 
 
 @pytest.fixture(params=[False, True], ids=["wire", "chain"])
-async def server(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, AsyncShop]]:
+async def server(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[str, AsyncShop]]:
     async with aio_server(chain=request.param) as running:
         yield running
 
 
 @pytest.fixture
 async def stub(server: tuple[str, AsyncShop]) -> AsyncIterator[Any]:
-    async with grpc.aio.insecure_channel(server[0], interceptors=aio.client_interceptors(shop().errgen)) as channel:
+    async with grpc.aio.insecure_channel(
+        server[0], interceptors=aio.client_interceptors(shop().errgen)
+    ) as channel:
         yield shop().pb2_grpc.ShopStub(channel)
 
 
@@ -61,7 +66,9 @@ async def test_code_class_and_validation_error(stub: Any) -> None:
     assert type(not_found.value) is errors.NotFound
     with pytest.raises(ValidationError) as invalid:
         await stub.Get(req("invalid"))
-    assert invalid.value.violations == [Violation("items[0].sku", "string.min_len", "must be at least 3 characters")]
+    assert invalid.value.violations == [
+        Violation("items[0].sku", "string.min_len", "must be at least 3 characters")
+    ]
 
 
 @pytest.mark.parametrize("mode", ["malformed", "mismatch"])
@@ -116,7 +123,9 @@ async def test_client_stream_writer_api(stub: Any) -> None:
 async def test_bidi_stream_yields_then_raises(stub: Any) -> None:
     received = []
     with pytest.raises(errors.NotFound):
-        async for response in stub.Chat(requests(req(text="a"), req(text="b"), req("status", text="c"))):
+        async for response in stub.Chat(
+            requests(req(text="a"), req(text="b"), req("status", text="c"))
+        ):
             received.append(response.text)
     assert received == ["a", "b"]
 
@@ -133,7 +142,9 @@ async def test_bidi_stream_reader_writer_api(stub: Any) -> None:
 async def test_request_id_sent_unless_set(stub: Any) -> None:
     generated = (await stub.Get(req("echo"))).request_id
     assert str(uuid.UUID(generated)) == generated
-    assert (await stub.Get(req("echo"), metadata=(("x-request-id", "mine"),))).request_id == "mine"
+    assert (
+        await stub.Get(req("echo"), metadata=(("x-request-id", "mine"),))
+    ).request_id == "mine"
     assert [r.request_id != "" async for r in stub.List(req(count=1))] == [True]
     assert (await stub.Put(requests(req()))).request_id
     assert [r.request_id != "" async for r in stub.Chat(requests(req()))] == [True]
@@ -141,21 +152,31 @@ async def test_request_id_sent_unless_set(stub: Any) -> None:
 
 async def test_request_id_off(server: tuple[str, AsyncShop]) -> None:
     interceptors = aio.client_interceptors(shop().errgen, request_id=False)
-    async with grpc.aio.insecure_channel(server[0], interceptors=interceptors) as channel:
-        assert (await shop().pb2_grpc.ShopStub(channel).Get(req("echo"))).request_id == ""
+    async with grpc.aio.insecure_channel(
+        server[0], interceptors=interceptors
+    ) as channel:
+        assert (
+            await shop().pb2_grpc.ShopStub(channel).Get(req("echo"))
+        ).request_id == ""
 
 
 @pytest.fixture
 def no_bad_text() -> Iterator[None]:
     def check(message: Any) -> list[Violation]:
-        return [Violation("text", "string.not_contains", "must not contain `bad`")] if "bad" in message.text else []
+        return (
+            [Violation("text", "string.not_contains", "must not contain `bad`")]
+            if "bad" in message.text
+            else []
+        )
 
     validation.register("clisrv.v1.Req", check)
     yield
     validation._VALIDATORS.pop("clisrv.v1.Req")
 
 
-async def test_validate_rejects_before_sending(server: tuple[str, AsyncShop], no_bad_text: None) -> None:
+async def test_validate_rejects_before_sending(
+    server: tuple[str, AsyncShop], no_bad_text: None
+) -> None:
     target, servicer = server
     interceptors = aio.client_interceptors(shop().errgen, validate=True)
     async with grpc.aio.insecure_channel(target, interceptors=interceptors) as channel:
@@ -168,15 +189,21 @@ async def test_validate_rejects_before_sending(server: tuple[str, AsyncShop], no
                 pass
         assert servicer.received == []
         with pytest.raises(ValidationError):
-            await stub.Put(requests(req(text="p1"), req(text="bad-put"), req(text="p3")))
+            await stub.Put(
+                requests(req(text="p1"), req(text="bad-put"), req(text="p3"))
+            )
         received = []
         with pytest.raises(ValidationError):
-            async for response in stub.Chat(requests(req(text="c1"), req(text="bad-chat"))):
+            async for response in stub.Chat(
+                requests(req(text="c1"), req(text="bad-chat"))
+            ):
                 received.append(response.text)
         assert received in (["c1"], [])
         writer = stub.Put()
         await writer.write(req(text="w1"))
-        with contextlib.suppress(asyncio.InvalidStateError):  # grpc's write() sees the call already over
+        with contextlib.suppress(
+            asyncio.InvalidStateError
+        ):  # grpc's write() sees the call already over
             await writer.write(req(text="bad-write"))
         with pytest.raises(ValidationError):
             await writer

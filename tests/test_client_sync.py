@@ -98,7 +98,9 @@ def test_broken_details_fall_back_to_code_class(stub: Any, mode: str) -> None:
     assert type(caught.value) is errors.NotFound
 
 
-def test_oversized_details_fall_back_to_code_class(server: tuple[str, SyncShop]) -> None:
+def test_oversized_details_fall_back_to_code_class(
+    server: tuple[str, SyncShop],
+) -> None:
     # grpcio refuses the 20 KiB trailer (RESOURCE_EXHAUSTED) and drops the connection: own channel.
     with grpc.insecure_channel(server[0]) as channel:
         typed = grpc.intercept_channel(channel, *client_interceptors(shop().errgen))
@@ -144,7 +146,9 @@ def test_request_id_sent_unless_set(stub: Any) -> None:
     generated = stub.Get(req("echo")).request_id
     assert str(uuid.UUID(generated)) == generated
     assert stub.Get(req("echo")).request_id != generated
-    assert stub.Get(req("echo"), metadata=[("x-request-id", "mine")]).request_id == "mine"
+    assert (
+        stub.Get(req("echo"), metadata=[("x-request-id", "mine")]).request_id == "mine"
+    )
     assert next(iter(stub.List(req(count=1)))).request_id
     assert stub.Put(iter([req()])).request_id
     assert next(iter(stub.Chat(iter([req()])))).request_id
@@ -152,24 +156,34 @@ def test_request_id_sent_unless_set(stub: Any) -> None:
 
 def test_request_id_off(server: tuple[str, SyncShop]) -> None:
     with grpc.insecure_channel(server[0]) as channel:
-        typed = grpc.intercept_channel(channel, *client_interceptors(shop().errgen, request_id=False))
+        typed = grpc.intercept_channel(
+            channel, *client_interceptors(shop().errgen, request_id=False)
+        )
         assert shop().pb2_grpc.ShopStub(typed).Get(req("echo")).request_id == ""
 
 
 @pytest.fixture(scope="module")
 def validating_stub(server: tuple[str, SyncShop]) -> Iterator[Any]:
     def no_bad_text(message: Any) -> list[Violation]:
-        return [Violation("text", "string.not_contains", "must not contain `bad`")] if "bad" in message.text else []
+        return (
+            [Violation("text", "string.not_contains", "must not contain `bad`")]
+            if "bad" in message.text
+            else []
+        )
 
     validation.register("clisrv.v1.Req", no_bad_text)
     channel = grpc.insecure_channel(server[0])
-    typed = grpc.intercept_channel(channel, *client_interceptors(shop().errgen, validate=True))
+    typed = grpc.intercept_channel(
+        channel, *client_interceptors(shop().errgen, validate=True)
+    )
     yield shop().pb2_grpc.ShopStub(typed)
     channel.close()
     validation._VALIDATORS.pop("clisrv.v1.Req")
 
 
-def test_validate_rejects_before_sending(validating_stub: Any, server: tuple[str, SyncShop]) -> None:
+def test_validate_rejects_before_sending(
+    validating_stub: Any, server: tuple[str, SyncShop]
+) -> None:
     servicer = server[1]
     before = list(servicer.received)
     with pytest.raises(ValidationError) as caught:
@@ -181,16 +195,22 @@ def test_validate_rejects_before_sending(validating_stub: Any, server: tuple[str
     with pytest.raises(ValidationError):
         list(validating_stub.List(req(text="bad-list", count=2)))
     assert validating_stub.Get(req(text="good")).text == "good"
-    assert servicer.received == before  # unary and server-streaming: nothing reached the server
+    assert (
+        servicer.received == before
+    )  # unary and server-streaming: nothing reached the server
 
 
-def test_validate_client_streams_per_message(validating_stub: Any, server: tuple[str, SyncShop]) -> None:
+def test_validate_client_streams_per_message(
+    validating_stub: Any, server: tuple[str, SyncShop]
+) -> None:
     servicer = server[1]
     with pytest.raises(ValidationError):
         validating_stub.Put(iter([req(text="p1"), req(text="bad-put"), req(text="p3")]))
     received = []
     with pytest.raises(ValidationError):
-        for response in validating_stub.Chat(iter([req(text="c1"), req(text="bad-chat")])):
+        for response in validating_stub.Chat(
+            iter([req(text="c1"), req(text="bad-chat")])
+        ):
             received.append(response.text)
     assert received in (["c1"], [])
     assert "bad-put" not in servicer.received and "bad-chat" not in servicer.received

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import grpc
 import pytest
@@ -28,14 +29,21 @@ def test_channel_options_carry_the_generated_service_config() -> None:
     assert method_config["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
 
 
-def flaky() -> object:
+def flaky() -> Any:
     return shop().pb2.Req(mode="flaky", key=str(uuid.uuid4()), text="done")
 
 
 @pytest.mark.parametrize("chain", [False, True], ids=["plain", "chain"])
 def test_sync_retries_with_channel_options(chain: bool) -> None:
-    with sync_server(chain) as (target, servicer), grpc.insecure_channel(target, options=channel_options(shop().errgen)) as channel:
-        stub = shop().pb2_grpc.ShopStub(grpc.intercept_channel(channel, *client_interceptors(shop().errgen)))
+    with (
+        sync_server(chain) as (target, servicer),
+        grpc.insecure_channel(
+            target, options=channel_options(shop().errgen)
+        ) as channel,
+    ):
+        stub = shop().pb2_grpc.ShopStub(
+            grpc.intercept_channel(channel, *client_interceptors(shop().errgen))
+        )
         request = flaky()
         assert stub.Get(request).text == "done"
         assert servicer.failures.attempts[request.key] == 3
@@ -43,7 +51,9 @@ def test_sync_retries_with_channel_options(chain: bool) -> None:
 
 def test_sync_fails_without_channel_options() -> None:
     with sync_server() as (target, servicer), grpc.insecure_channel(target) as channel:
-        stub = shop().pb2_grpc.ShopStub(grpc.intercept_channel(channel, *client_interceptors(shop().errgen)))
+        stub = shop().pb2_grpc.ShopStub(
+            grpc.intercept_channel(channel, *client_interceptors(shop().errgen))
+        )
         request = flaky()
         with pytest.raises(errors.Unavailable):
             stub.Get(request)
@@ -51,10 +61,19 @@ def test_sync_fails_without_channel_options() -> None:
 
 
 def test_retries_stop_at_max_attempts() -> None:
-    with sync_server() as (target, servicer), grpc.insecure_channel(target, options=channel_options(shop().errgen)) as channel:
-        stub = shop().pb2_grpc.ShopStub(grpc.intercept_channel(channel, *client_interceptors(shop().errgen)))
+    with (
+        sync_server() as (target, servicer),
+        grpc.insecure_channel(
+            target, options=channel_options(shop().errgen)
+        ) as channel,
+    ):
+        stub = shop().pb2_grpc.ShopStub(
+            grpc.intercept_channel(channel, *client_interceptors(shop().errgen))
+        )
         request = shop().pb2.Req(mode="flaky", key=str(uuid.uuid4()))
-        servicer.failures.attempts[request.key] = -5  # seven failures to go: more than max_attempts
+        servicer.failures.attempts[request.key] = (
+            -5
+        )  # seven failures to go: more than max_attempts
         with pytest.raises(errors.Unavailable):
             stub.Get(request)
         assert servicer.failures.attempts[request.key] == -2
@@ -65,7 +84,9 @@ async def test_aio_retries_with_channel_options(chain: bool) -> None:
     async with aio_server(chain) as (target, servicer):
         interceptors = aio.client_interceptors(shop().errgen)
         options = aio.channel_options(shop().errgen)
-        async with grpc.aio.insecure_channel(target, options=options, interceptors=interceptors) as channel:
+        async with grpc.aio.insecure_channel(
+            target, options=options, interceptors=interceptors
+        ) as channel:
             request = flaky()
             assert (await shop().pb2_grpc.ShopStub(channel).Get(request)).text == "done"
             assert servicer.failures.attempts[request.key] == 3
@@ -74,7 +95,9 @@ async def test_aio_retries_with_channel_options(chain: bool) -> None:
 async def test_aio_fails_without_channel_options() -> None:
     async with aio_server() as (target, servicer):
         interceptors = aio.client_interceptors(shop().errgen)
-        async with grpc.aio.insecure_channel(target, interceptors=interceptors) as channel:
+        async with grpc.aio.insecure_channel(
+            target, interceptors=interceptors
+        ) as channel:
             request = flaky()
             with pytest.raises(errors.Unavailable):
                 await shop().pb2_grpc.ShopStub(channel).Get(request)

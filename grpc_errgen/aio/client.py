@@ -21,7 +21,13 @@ from grpc.aio import AioRpcError, ClientCallDetails, Metadata
 
 from grpc_errgen import validation
 from grpc_errgen.breaker import CircuitBreaker, Ticket
-from grpc_errgen.client import ErrorTable, RequestCheck, method_name, typed_error, with_request_id
+from grpc_errgen.client import (
+    ErrorTable,
+    RequestCheck,
+    method_name,
+    typed_error,
+    with_request_id,
+)
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, error_table
 
@@ -31,7 +37,9 @@ _EOF: Any = grpc.aio.EOF
 class AsyncRequestCheck(RequestCheck):
     """``RequestCheck`` for request streams that may be async iterables (or the ``write()`` proxy)."""
 
-    async def wrap_async(self, requests: AsyncIterable[Any] | Iterable[Any]) -> AsyncIterator[Any]:
+    async def wrap_async(
+        self, requests: AsyncIterable[Any] | Iterable[Any]
+    ) -> AsyncIterator[Any]:
         if isinstance(requests, AsyncIterable):
             async for request in requests:
                 self.check(request)
@@ -46,7 +54,12 @@ class _Config:
     """What the four interceptors share."""
 
     def __init__(
-        self, errors: ErrorTable, *, request_id: bool, validate: bool, breaker: CircuitBreaker | None
+        self,
+        errors: ErrorTable,
+        *,
+        request_id: bool,
+        validate: bool,
+        breaker: CircuitBreaker | None,
     ) -> None:
         self.errors = errors
         self.request_id = request_id
@@ -67,7 +80,11 @@ class _Config:
         )
 
     def acquire(self, details: ClientCallDetails) -> Ticket | None:
-        return None if self.breaker is None else self.breaker.acquire(method_name(details.method))
+        return (
+            None
+            if self.breaker is None
+            else self.breaker.acquire(method_name(details.method))
+        )
 
     def check(self) -> AsyncRequestCheck | None:
         return AsyncRequestCheck() if self.validate else None
@@ -96,7 +113,13 @@ class _Config:
 class _TypedCall:
     """What the typed calls share: failure translation, breaker reporting, and delegation to the real call."""
 
-    def __init__(self, call: Any, config: _Config, ticket: Ticket | None, check: RequestCheck | None) -> None:
+    def __init__(
+        self,
+        call: Any,
+        config: _Config,
+        ticket: Ticket | None,
+        check: RequestCheck | None,
+    ) -> None:
         self._call = call
         self._config = config
         self._ticket = ticket
@@ -114,7 +137,9 @@ class _TypedCall:
                 self._ticket.done(error.code())
             return self._config.typed(error, self._check)
         if self._check is not None and self._check.error is not None:
-            return self._check.error  # grpc cancelled the call because our request iterator rejected a request
+            return (
+                self._check.error
+            )  # grpc cancelled the call because our request iterator rejected a request
         return error
 
     async def _response(self) -> Any:
@@ -165,7 +190,13 @@ class _TypedCall:
 class _TypedResponseStream(_TypedCall):
     """The reading half of the typed streaming calls: the messages that arrived, then the typed exception."""
 
-    def __init__(self, call: Any, config: _Config, ticket: Ticket | None, check: RequestCheck | None) -> None:
+    def __init__(
+        self,
+        call: Any,
+        config: _Config,
+        ticket: Ticket | None,
+        check: RequestCheck | None,
+    ) -> None:
         super().__init__(call, config, ticket, check)
         self._responses: AsyncIterator[Any] | None = None
 
@@ -209,25 +240,29 @@ class _RequestStream:
         return self._call._done_writing_flag  # type: ignore[no-any-return]
 
 
-class TypedUnaryUnaryCall(_TypedCall, grpc.aio.UnaryUnaryCall):  # type: ignore[misc]
+class TypedUnaryUnaryCall(_TypedCall, grpc.aio.UnaryUnaryCall[Any, Any]):
     """A unary call: ``await`` gives the response or raises the typed exception."""
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._response().__await__()
 
 
-class TypedStreamUnaryCall(_RequestStream, _TypedCall, grpc.aio.StreamUnaryCall):  # type: ignore[misc]
+class TypedStreamUnaryCall(
+    _RequestStream, _TypedCall, grpc.aio.StreamUnaryCall[Any, Any]
+):
     """A client-streaming call: ``await`` gives the response or raises the typed exception."""
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._response().__await__()
 
 
-class TypedUnaryStreamCall(_TypedResponseStream, grpc.aio.UnaryStreamCall):  # type: ignore[misc]
+class TypedUnaryStreamCall(_TypedResponseStream, grpc.aio.UnaryStreamCall[Any, Any]):
     """A server-streaming call whose failure comes out as the typed exception."""
 
 
-class TypedStreamStreamCall(_RequestStream, _TypedResponseStream, grpc.aio.StreamStreamCall):  # type: ignore[misc]
+class TypedStreamStreamCall(
+    _RequestStream, _TypedResponseStream, grpc.aio.StreamStreamCall[Any, Any]
+):
     """A bidi-streaming call whose failure comes out as the typed exception."""
 
 
@@ -235,7 +270,9 @@ class UnaryUnaryInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, config: _Config) -> None:
         self._config = config
 
-    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: Any, request: Any
+    ) -> Any:
         if self._config.validate:
             validation.validate(request)
         ticket = self._config.acquire(client_call_details)
@@ -247,7 +284,9 @@ class UnaryStreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
     def __init__(self, config: _Config) -> None:
         self._config = config
 
-    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+    async def intercept_unary_stream(
+        self, continuation: Any, client_call_details: Any, request: Any
+    ) -> Any:
         if self._config.validate:
             validation.validate(request)
         ticket = self._config.acquire(client_call_details)
@@ -259,10 +298,16 @@ class StreamUnaryInterceptor(grpc.aio.StreamUnaryClientInterceptor):
     def __init__(self, config: _Config) -> None:
         self._config = config
 
-    async def intercept_stream_unary(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+    async def intercept_stream_unary(
+        self, continuation: Any, client_call_details: Any, request_iterator: Any
+    ) -> Any:
         ticket = self._config.acquire(client_call_details)
         check = self._config.check()
-        requests = check.wrap_async(request_iterator) if check is not None else request_iterator
+        requests = (
+            check.wrap_async(request_iterator)
+            if check is not None
+            else request_iterator
+        )
         call = await continuation(self._config.details(client_call_details), requests)
         return TypedStreamUnaryCall(call, self._config, ticket, check)
 
@@ -271,10 +316,16 @@ class StreamStreamInterceptor(grpc.aio.StreamStreamClientInterceptor):
     def __init__(self, config: _Config) -> None:
         self._config = config
 
-    async def intercept_stream_stream(self, continuation: Any, client_call_details: Any, request_iterator: Any) -> Any:
+    async def intercept_stream_stream(
+        self, continuation: Any, client_call_details: Any, request_iterator: Any
+    ) -> Any:
         ticket = self._config.acquire(client_call_details)
         check = self._config.check()
-        requests = check.wrap_async(request_iterator) if check is not None else request_iterator
+        requests = (
+            check.wrap_async(request_iterator)
+            if check is not None
+            else request_iterator
+        )
         call = await continuation(self._config.details(client_call_details), requests)
         return TypedStreamStreamCall(call, self._config, ticket, check)
 
@@ -289,7 +340,9 @@ def client_interceptors(
 
     Same arguments and behaviour as ``grpc_errgen.client.client_interceptors``.
     """
-    config = _Config(error_table(modules), request_id=request_id, validate=validate, breaker=breaker)
+    config = _Config(
+        error_table(modules), request_id=request_id, validate=validate, breaker=breaker
+    )
     return [
         UnaryUnaryInterceptor(config),
         UnaryStreamInterceptor(config),
