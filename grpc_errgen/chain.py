@@ -306,10 +306,3 @@ def _status_of(exc: RpcException) -> Status:
     ):  # an exception whose details cannot be encoded must not crash the call
         LOGGER.exception("could not encode %r", exc)
         return Status(exc.code(), default_message(exc.code()), ())
-
-
-def unexpected(status: Status) -> bool:
-    """Whether ``status`` is the INTERNAL the chain sends for an unexpected exception."""
-    return (
-        status.code is grpc.StatusCode.INTERNAL and status.message == INTERNAL_MESSAGE
-    )
