@@ -30,6 +30,11 @@ def nest(out: list[Violation], prefix: str, found: list[Violation]) -> None:
         out.append(Violation(path, violation.rule, violation.message))
 
 
+def at(path: str, violation: Violation) -> Violation:
+    """``violation`` (built once, at import, without a path) for the element at ``path``."""
+    return Violation(path, violation.rule, violation.message)
+
+
 def key(value: str) -> str:
     """A string map key as it appears in a path: ``labels["k"]``."""
     return json.dumps(value, ensure_ascii=False)

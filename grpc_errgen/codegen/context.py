@@ -56,6 +56,8 @@ class GenContext:
     pool: descriptor_pool.DescriptorPool
     protos: dict[str, descriptor_pb2.FileDescriptorProto]
     diagnostics: list[str] = field(default_factory=list)
+    #: Results a front end computes once per run over all files (e.g. which messages have rules).
+    memo: dict[str, Any] = field(default_factory=dict)
     _locators: dict[str, SourceLocator] = field(default_factory=dict)
 
     def error(self, file_name: str, path: Sequence[int], message: str) -> None:

@@ -20,6 +20,8 @@ from grpc_errgen.resources import templates_dir
 
 LINE_LENGTH = 88
 _BLANK_RUNS = re.compile(r"\n{4,}")
+# A line black cannot shorten either: one string literal (an argument on its own line).
+_LONE_STRING = re.compile(r'\s*[bf]?"(?:[^"\\]|\\.)*",?')
 
 
 def py(value: Any) -> str:
@@ -32,8 +34,10 @@ def py(value: Any) -> str:
         return text
     if isinstance(value, bool) or value is None:
         return repr(value)
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return repr(value)
+    if isinstance(value, float):
+        return repr(value).replace("e+", "e")  # black writes 1e30, not 1e+30
     if isinstance(value, bytes):
         return "b" + py(value.decode("latin-1"))
     if isinstance(value, dict):
@@ -87,6 +91,9 @@ def render(model: FileModel) -> str:
     """The source of ``model``'s generated module, black-formatted."""
     source = _environment().get_template("errgen.py.j2").render(model=model)
     source = _BLANK_RUNS.sub("\n\n\n", source).strip("\n") + "\n"
-    if any(len(line) > LINE_LENGTH for line in source.splitlines()):
+    if any(
+        len(line) > LINE_LENGTH and not _LONE_STRING.fullmatch(line)
+        for line in source.splitlines()
+    ):
         source = _black(source)
     return source

@@ -884,7 +884,10 @@ def _with_validators(
 
 def file_validators(ctx: GenContext, file_name: str) -> FileValidators:
     """The validators of ``file_name``'s messages; problems in its rules go to ``ctx.diagnostics``."""
-    everything = _read_all(ctx)
+    if "rules" not in ctx.memo:
+        everything = _read_all(ctx)
+        ctx.memo["rules"] = everything, _with_validators(everything)
+    everything, index = ctx.memo["rules"]
     # Read the file again with the real context, so its problems are reported once, with positions.
     proto = ctx.protos[file_name]
     file_desc = ctx.pool.FindFileByName(file_name)
@@ -893,7 +896,6 @@ def file_validators(ctx: GenContext, file_name: str) -> FileValidators:
         proto.message_type, file_desc.message_types_by_name.values(), (_FILE_MESSAGE,)
     ):
         _read_message(reader, message_proto, desc, path)
-    index = _with_validators(everything)
     result = FileValidators(
         file_name=file_name, index=index, errgen_module=ctx.errgen_module
     )

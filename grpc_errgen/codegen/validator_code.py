@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from grpc_errgen.codegen.render import py
+from grpc_errgen.codegen.render import LINE_LENGTH, py
 from grpc_errgen.codegen.rules import (
     IGNORE_IF_ZERO_VALUE,
     NUMBER_FAMILIES,
@@ -48,10 +48,16 @@ class _Source:
     counter: list[int]
     lines: list[str] = field(default_factory=list)
 
-    def constant(self, prefix: str, expression: str) -> str:
+    def constant(self, prefix: str, function: str, *args: str) -> str:
+        """A module constant ``_PREFIX_n = function(args)``, written as black writes it."""
         self.counter[0] += 1
         name = f"_{prefix}_{self.counter[0]}"
-        self.constants.append(f"{name} = {expression}")
+        one_line = f"{name} = {function}({', '.join(args)})"
+        if len(one_line) <= LINE_LENGTH:
+            self.constants.append(one_line)
+        else:  # exploded, with the magic trailing comma that keeps black from joining it
+            exploded = "".join(f"    {arg},\n" for arg in args)
+            self.constants.append(f"{name} = {function}(\n{exploded})")
         return name
 
 
@@ -59,13 +65,13 @@ def _indent(lines: list[str], depth: int = 1) -> list[str]:
     return ["    " * depth + line for line in lines]
 
 
-def _append(path: str, rule_id: str, message: str) -> str:
-    return f"out.append(Violation({path}, {py(rule_id)}, {py(message)}))"
-
-
 def _set_literal(values: tuple[Any, ...]) -> str:
-    items = list(dict.fromkeys(values))
-    return "frozenset({" + ", ".join(literal(v) for v in items) + "})"
+    """The argument of ``frozenset(...)``: a set display, exploded when long."""
+    items = [literal(v) for v in dict.fromkeys(values)]
+    one_line = "{" + ", ".join(items) + "}"
+    if len(one_line) <= LINE_LENGTH - 30:
+        return one_line
+    return "{\n" + "".join(f"        {item},\n" for item in items) + "    }"
 
 
 def _zero(family: str, x: str) -> str:
@@ -85,6 +91,20 @@ class _Emitter:
     def __init__(self, constants: list[str], counter: list[int]) -> None:
         self.src = _Source(constants, counter)
 
+    def append(self, path: str, rule_id: str, message: str) -> str:
+        """The statement recording a violation. Violations are immutable, so each one is built once, at
+        import; a path that depends on an index or key is filled in with ``_checks.at``.
+        """
+        static = path.startswith('"')
+        name = self.src.constant(
+            "V", "Violation", path if static else '""', py(rule_id), py(message)
+        )
+        return (
+            f"out.append({name})"
+            if static
+            else f"out.append(_checks.at({path}, {name}))"
+        )
+
     def _violation_test(self, rule: Rule, family: str, x: str) -> str:
         """The condition under which ``x`` breaks ``rule`` (not for the two-way format rules)."""
         check, operand = rule.check, rule.operand
@@ -102,9 +122,9 @@ class _Emitter:
                 )
             return f"not {literal(low)} {_LOWER_OPS[lower]} {x} {_UPPER_OPS[upper]} {literal(high)}"
         if check == "in":
-            return f"{x} not in {self.src.constant('IN', _set_literal(operand))}"
+            return f"{x} not in {self.src.constant('IN', 'frozenset', _set_literal(operand))}"
         if check == "not_in":
-            return f"{x} in {self.src.constant('NOT_IN', _set_literal(operand))}"
+            return f"{x} in {self.src.constant('NOT_IN', 'frozenset', _set_literal(operand))}"
         if check == "finite":
             return f"not _checks.is_finite({x})"
         if check in (
@@ -119,7 +139,7 @@ class _Emitter:
             op = {"len": "!=", "min": "<", "max": ">"}[check.split("_")[0]]
             return f"{size} {op} {operand}"
         if check == "pattern":
-            pattern = self.src.constant("RE", f"_checks.regex({py(operand)})")
+            pattern = self.src.constant("RE", "_checks.regex", py(operand))
             if family == "bytes":
                 return f"not {pattern}.found_bytes({x})"
             return f"not {pattern}.found({x})"
@@ -149,7 +169,7 @@ class _Emitter:
                 bad = f"not _checks.{function}({call_args})"
             elif rule.check == "format_regex":
                 pattern_text, empty_id, empty_message = rule.operand
-                pattern = self.src.constant("RE", f"_checks.regex({py(pattern_text)})")
+                pattern = self.src.constant("RE", "_checks.regex", py(pattern_text))
                 bad = f"not {pattern}.found({x})"
             else:
                 sizes, empty_id, empty_message = rule.operand
@@ -158,16 +178,16 @@ class _Emitter:
             if empty_id is not None:
                 lines += [
                     f"if not {x}:",
-                    "    " + _append(path, empty_id, empty_message),
+                    "    " + self.append(path, empty_id, empty_message),
                     f"elif {bad}:",
                 ]
             else:
                 lines.append(f"if {bad}:")
-            lines.append("    " + _append(path, rule.rule_id, rule.message))
+            lines.append("    " + self.append(path, rule.rule_id, rule.message))
             return lines
         return [
             f"if {self._violation_test(rule, family, x)}:",
-            "    " + _append(path, rule.rule_id, rule.message),
+            "    " + self.append(path, rule.rule_id, rule.message),
         ]
 
     def value_lines(
@@ -199,7 +219,9 @@ class _Emitter:
         name = rules.name
         path = py(name)
         v = f"v{index}"
-        required = _append(path, "required", "value is required")
+        required = (
+            self.append(path, "required", "value is required") if rules.required else ""
+        )
         if rules.shape == "single":
             assert rules.value is not None
             body = self.value_lines(rules.value, v, path, index)
@@ -280,7 +302,7 @@ class _Emitter:
                 [
                     f"if m.WhichOneof({py(oneof.name)}) is None:",
                     "    "
-                    + _append(
+                    + self.append(
                         py(oneof.name),
                         "required",
                         "exactly one field is required in oneof",

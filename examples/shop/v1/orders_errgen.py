@@ -48,30 +48,78 @@ class InventoryBusy(OrderError, _errors.Unavailable):
 
 
 _RE_1 = _checks.regex("^[A-Z]{3}-[0-9]{4}$")
-_IN_2 = frozenset({0, 1, 2})
-_NOT_IN_3 = frozenset({0})
+_V_2 = Violation(
+    "sku",
+    "string.pattern",
+    "does not match regex pattern `^[A-Z]{3}-[0-9]{4}$`",
+)
+_V_3 = Violation(
+    "quantity",
+    "uint32.gt_lte",
+    "must be greater than 0 and less than or equal to 100",
+)
+_V_4 = Violation("line1", "string.min_len", "must be at least 1 characters")
+_V_5 = Violation("line1", "string.max_len", "must be at most 200 characters")
+_V_6 = Violation("country", "string.len", "must be 2 characters")
+_V_7 = Violation("payment", "required", "exactly one field is required in oneof")
+_V_8 = Violation(
+    "customer_email",
+    "string.email_empty",
+    "value is empty, which is not a valid email address",
+)
+_V_9 = Violation("customer_email", "string.email", "must be a valid email address")
+_V_10 = Violation("items", "repeated.min_items", "must contain at least 1 item(s)")
+_V_11 = Violation("items", "repeated.max_items", "must contain no more than 50 item(s)")
+_IN_12 = frozenset({0, 1, 2})
+_V_13 = Violation(
+    "currency",
+    "enum.defined_only",
+    "value must be one of the defined enum values",
+)
+_NOT_IN_14 = frozenset({0})
+_V_15 = Violation("currency", "enum.not_in", "must not be in list [0]")
+_V_16 = Violation("shipping", "required", "value is required")
+_V_17 = Violation("labels", "map.max_pairs", "map must be at most 10 entries")
+_V_18 = Violation("", "string.min_len", "must be at least 1 characters")
+_V_19 = Violation("", "string.max_len", "must be at most 32 characters")
+_V_20 = Violation("", "string.max_len", "must be at most 128 characters")
+_V_21 = Violation("coupon", "string.min_len", "must be at least 4 characters")
+_V_22 = Violation("coupon", "string.max_len", "must be at most 16 characters")
+_V_23 = Violation("deliver_after", "timestamp.gt_now", "must be greater than now")
+_V_24 = Violation("card_token", "string.min_len", "must be at least 8 characters")
+_V_25 = Violation(
+    "invoice_id",
+    "string.uuid_empty",
+    "value is empty, which is not a valid UUID",
+)
+_V_26 = Violation("invoice_id", "string.uuid", "must be a valid UUID")
+_V_27 = Violation("id", "string.min_len", "must be at least 3 characters")
+_V_28 = Violation("id", "string.max_len", "must be at most 64 characters")
+_V_29 = Violation(
+    "customer_email",
+    "string.email_empty",
+    "value is empty, which is not a valid email address",
+)
+_V_30 = Violation("customer_email", "string.email", "must be a valid email address")
+_V_31 = Violation("page_size", "uint32.lte", "must be less than or equal to 100")
+_V_32 = Violation(
+    "max_age",
+    "duration.gt_lte",
+    "must be greater than 0s and less than or equal to 86400s",
+)
+_V_33 = Violation("order_id", "string.min_len", "must be at least 3 characters")
+_V_34 = Violation("item", "required", "value is required")
+_V_35 = Violation("order_id", "string.min_len", "must be at least 3 characters")
 
 
 def validate_LineItem(m: _pb2.LineItem) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.sku
     if not _RE_1.found(v0):
-        out.append(
-            Violation(
-                "sku",
-                "string.pattern",
-                "does not match regex pattern `^[A-Z]{3}-[0-9]{4}$`",
-            )
-        )
+        out.append(_V_2)
     v1 = m.quantity
     if not 0 < v1 <= 100:
-        out.append(
-            Violation(
-                "quantity",
-                "uint32.gt_lte",
-                "must be greater than 0 and less than or equal to 100",
-            )
-        )
+        out.append(_V_3)
     return out
 
 
@@ -79,138 +127,74 @@ def validate_Address(m: _pb2.Address) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.line1
     if len(v0) < 1:
-        out.append(
-            Violation("line1", "string.min_len", "must be at least 1 characters")
-        )
+        out.append(_V_4)
     if len(v0) > 200:
-        out.append(
-            Violation("line1", "string.max_len", "must be at most 200 characters")
-        )
+        out.append(_V_5)
     v1 = m.country
     if len(v1) != 2:
-        out.append(Violation("country", "string.len", "must be 2 characters"))
+        out.append(_V_6)
     return out
 
 
 def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[Violation]:
     out: list[Violation] = []
     if m.WhichOneof("payment") is None:
-        out.append(
-            Violation("payment", "required", "exactly one field is required in oneof")
-        )
+        out.append(_V_7)
     v0 = m.customer_email
     if not v0:
-        out.append(
-            Violation(
-                "customer_email",
-                "string.email_empty",
-                "value is empty, which is not a valid email address",
-            )
-        )
+        out.append(_V_8)
     elif not _checks.is_email(v0):
-        out.append(
-            Violation("customer_email", "string.email", "must be a valid email address")
-        )
+        out.append(_V_9)
     v1 = m.items
     if len(v1) < 1:
-        out.append(
-            Violation("items", "repeated.min_items", "must contain at least 1 item(s)")
-        )
+        out.append(_V_10)
     if len(v1) > 50:
-        out.append(
-            Violation(
-                "items", "repeated.max_items", "must contain no more than 50 item(s)"
-            )
-        )
+        out.append(_V_11)
     for i1, x1 in enumerate(v1):
         if found1 := validate_LineItem(x1):
             _checks.nest(out, f"items[{i1}]", found1)
     v2 = m.currency
-    if v2 not in _IN_2:
-        out.append(
-            Violation(
-                "currency",
-                "enum.defined_only",
-                "value must be one of the defined enum values",
-            )
-        )
-    if v2 in _NOT_IN_3:
-        out.append(Violation("currency", "enum.not_in", "must not be in list [0]"))
+    if v2 not in _IN_12:
+        out.append(_V_13)
+    if v2 in _NOT_IN_14:
+        out.append(_V_15)
     if m.HasField("shipping"):
         v3 = m.shipping
         if found3 := validate_Address(v3):
             _checks.nest(out, "shipping", found3)
     else:
-        out.append(Violation("shipping", "required", "value is required"))
+        out.append(_V_16)
     v4 = m.labels
     if len(v4) > 10:
-        out.append(
-            Violation("labels", "map.max_pairs", "map must be at most 10 entries")
-        )
+        out.append(_V_17)
     for k4, x4 in v4.items():
         if len(k4) < 1:
-            out.append(
-                Violation(
-                    f"labels[{_checks.key(k4)}]",
-                    "string.min_len",
-                    "must be at least 1 characters",
-                )
-            )
+            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_18))
         if len(k4) > 32:
-            out.append(
-                Violation(
-                    f"labels[{_checks.key(k4)}]",
-                    "string.max_len",
-                    "must be at most 32 characters",
-                )
-            )
+            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_19))
         if len(x4) > 128:
-            out.append(
-                Violation(
-                    f"labels[{_checks.key(k4)}]",
-                    "string.max_len",
-                    "must be at most 128 characters",
-                )
-            )
+            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_20))
     if m.HasField("coupon"):
         v5 = m.coupon
         if len(v5) < 4:
-            out.append(
-                Violation("coupon", "string.min_len", "must be at least 4 characters")
-            )
+            out.append(_V_21)
         if len(v5) > 16:
-            out.append(
-                Violation("coupon", "string.max_len", "must be at most 16 characters")
-            )
+            out.append(_V_22)
     if m.HasField("deliver_after"):
         v6 = m.deliver_after
         n6 = v6.seconds * 1_000_000_000 + v6.nanos
         if n6 < _checks.now_nanos():
-            out.append(
-                Violation(
-                    "deliver_after", "timestamp.gt_now", "must be greater than now"
-                )
-            )
+            out.append(_V_23)
     if m.HasField("card_token"):
         v7 = m.card_token
         if len(v7) < 8:
-            out.append(
-                Violation(
-                    "card_token", "string.min_len", "must be at least 8 characters"
-                )
-            )
+            out.append(_V_24)
     if m.HasField("invoice_id"):
         v8 = m.invoice_id
         if not v8:
-            out.append(
-                Violation(
-                    "invoice_id",
-                    "string.uuid_empty",
-                    "value is empty, which is not a valid UUID",
-                )
-            )
+            out.append(_V_25)
         elif not _checks.is_uuid(v8):
-            out.append(Violation("invoice_id", "string.uuid", "must be a valid UUID"))
+            out.append(_V_26)
     return out
 
 
@@ -227,9 +211,9 @@ def validate_GetOrderRequest(m: _pb2.GetOrderRequest) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.id
     if len(v0) < 3:
-        out.append(Violation("id", "string.min_len", "must be at least 3 characters"))
+        out.append(_V_27)
     if len(v0) > 64:
-        out.append(Violation("id", "string.max_len", "must be at most 64 characters"))
+        out.append(_V_28)
     return out
 
 
@@ -237,33 +221,17 @@ def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.customer_email
     if not v0:
-        out.append(
-            Violation(
-                "customer_email",
-                "string.email_empty",
-                "value is empty, which is not a valid email address",
-            )
-        )
+        out.append(_V_29)
     elif not _checks.is_email(v0):
-        out.append(
-            Violation("customer_email", "string.email", "must be a valid email address")
-        )
+        out.append(_V_30)
     v1 = m.page_size
     if not v1 <= 100:
-        out.append(
-            Violation("page_size", "uint32.lte", "must be less than or equal to 100")
-        )
+        out.append(_V_31)
     if m.HasField("max_age"):
         v2 = m.max_age
         n2 = v2.seconds * 1_000_000_000 + v2.nanos
         if not 0 < n2 <= 86400000000000:
-            out.append(
-                Violation(
-                    "max_age",
-                    "duration.gt_lte",
-                    "must be greater than 0s and less than or equal to 86400s",
-                )
-            )
+            out.append(_V_32)
     return out
 
 
@@ -271,15 +239,13 @@ def validate_ItemUpload(m: _pb2.ItemUpload) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.order_id
     if len(v0) < 3:
-        out.append(
-            Violation("order_id", "string.min_len", "must be at least 3 characters")
-        )
+        out.append(_V_33)
     if m.HasField("item"):
         v1 = m.item
         if found1 := validate_LineItem(v1):
             _checks.nest(out, "item", found1)
     else:
-        out.append(Violation("item", "required", "value is required"))
+        out.append(_V_34)
     return out
 
 
@@ -287,9 +253,7 @@ def validate_TrackRequest(m: _pb2.TrackRequest) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.order_id
     if len(v0) < 3:
-        out.append(
-            Violation("order_id", "string.min_len", "must be at least 3 characters")
-        )
+        out.append(_V_35)
     return out
 
 
