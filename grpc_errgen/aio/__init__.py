@@ -5,4 +5,9 @@ from grpc_errgen.aio.client import client_interceptors
 from grpc_errgen.aio.server import server_interceptors
 from grpc_errgen.client import channel_options
 
-__all__ = ["bearer_token", "channel_options", "client_interceptors", "server_interceptors"]
+__all__ = [
+    "bearer_token",
+    "channel_options",
+    "client_interceptors",
+    "server_interceptors",
+]

@@ -5,9 +5,8 @@ from __future__ import annotations
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.compiler import plugin_pb2
 
-from grpc_errgen import (
-    options_pb2,
-)  # noqa: F401  (registers the extensions the request's options carry)
+# Importing options_pb2 registers the extensions the request's options carry.
+from grpc_errgen import options_pb2  # noqa: F401
 from grpc_errgen.codegen import frontend
 from grpc_errgen.codegen.context import GenContext
 from grpc_errgen.codegen.render import render
