@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf import text_format
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -65,8 +66,11 @@ def show(title: str, call: Callable[[], Any]) -> Any:
             f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}{extra}"
         )
         return None
-    summary = result if not isinstance(result, list) else f"{len(result)} message(s)"
-    print(f"  {title}: OK {str(summary).strip()}".replace("\n", " "))
+    if isinstance(result, list):
+        summary = f"{len(result)} message(s)"
+    else:
+        summary = text_format.MessageToString(result, as_one_line=True)
+    print(f"  {title}: OK {summary}")
     return result
 
 
@@ -87,13 +91,14 @@ def run_sync() -> None:
     target = f"127.0.0.1:{port}"
     options = grpc_errgen.channel_options(orders_errgen)
 
+    channels: list[grpc.Channel] = []
+
     def stub(token: str | None) -> orders_pb2_grpc.OrderServiceStub:
         interceptors = [*grpc_errgen.client_interceptors(orders_errgen)]
         if token:
             interceptors = [*grpc_errgen.bearer_token(token), *interceptors]
-        channel = grpc.intercept_channel(
-            grpc.insecure_channel(target, options=options), *interceptors
-        )
+        channels.append(grpc.insecure_channel(target, options=options))
+        channel = grpc.intercept_channel(channels[-1], *interceptors)
         return orders_pb2_grpc.OrderServiceStub(channel)
 
     alice, bob, nobody = stub("alice-token"), stub("bob-token"), stub(None)
@@ -163,6 +168,8 @@ def run_sync() -> None:
     print("  metrics:")
     for line in handled:
         print(f"      {line}")
+    for channel in channels:
+        channel.close()
     server.stop(None)
 
 

@@ -8,9 +8,10 @@ grpcio keeps working.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from types import TracebackType
+from typing import Any, ClassVar, NoReturn
 
 import grpc
 
@@ -66,6 +67,43 @@ class RpcException(grpc.RpcError):
 
     def __str__(self) -> str:
         return self._message
+
+    # Like grpcio's own failed-call errors, an RpcException is also a finished call and future: an interceptor
+    # further out may hand it on as the outcome of a call, and grpcio then calls ``result()`` on it.
+    def result(self, timeout: float | None = None) -> NoReturn:
+        raise self
+
+    def exception(self, timeout: float | None = None) -> RpcException:
+        return self
+
+    def traceback(self, timeout: float | None = None) -> TracebackType | None:
+        return self.__traceback__
+
+    def add_done_callback(
+        self, fn: Callable[[Any], None], timeout: float | None = None
+    ) -> None:
+        fn(self)
+
+    def done(self) -> bool:
+        return True
+
+    def running(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    def cancel(self) -> bool:
+        return False
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> float | None:
+        return None
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return False
 
     def __repr__(self) -> str:
         return (
