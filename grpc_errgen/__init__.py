@@ -1,11 +1,13 @@
 """grpc-errgen: generated validators, error classes and policies for gRPC services, and the runtime they plug into.
 
 Server: ``server_interceptors(*modules, authenticate=..., log=True, metrics=None)`` (``grpc_errgen.aio`` for
-``grpc.aio``). Client: ``client_interceptors(*modules)``, ``channel_options(*modules)``, ``bearer_token(token)``.
+``grpc.aio``). Client: ``client_interceptors(*modules)``, ``channel_options(*modules)``, ``bearer_token(token)``,
+``CircuitBreaker``.
 Handlers: ``current_principal()``, ``current_request_id()``. Messages: ``validate(msg)``, ``violations(msg)``.
 """
 
 from grpc_errgen.auth import bearer_token
+from grpc_errgen.breaker import CircuitBreaker
 from grpc_errgen.client import channel_options, client_interceptors
 from grpc_errgen.context import Principal, current_principal, current_request_id
 from grpc_errgen.errors import RpcException, ValidationError, Violation
@@ -13,6 +15,7 @@ from grpc_errgen.server import server_interceptors
 from grpc_errgen.validation import validate, violations
 
 __all__ = [
+    "CircuitBreaker",
     "Principal",
     "RpcException",
     "ValidationError",
