@@ -35,15 +35,22 @@ def builtin_includes() -> list[Path]:
     return [well_known, googleapis, include_dir()]
 
 
-def find_protos(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
-    """(import root, file) for every .proto under ``paths``: a directory is both search root and import root."""
+def find_protos(
+    paths: Iterable[Path], includes: Sequence[Path] = ()
+) -> list[tuple[Path, Path]]:
+    """(import root, file) for every .proto under ``paths``: a directory is both search root and import root; a
+    file's import root is the innermost ``includes`` directory holding it, else its own directory.
+    """
     found: dict[Path, Path] = {}
+    roots = sorted((i.resolve() for i in includes), key=lambda p: len(p.parts))
     for path in paths:
         if path.is_dir():
             for proto in sorted(path.rglob("*.proto")):
                 found.setdefault(proto.resolve(), path.resolve())
         elif path.suffix == ".proto" and path.is_file():
-            found.setdefault(path.resolve(), path.resolve().parent)
+            proto = path.resolve()
+            holders = [root for root in roots if proto.is_relative_to(root)]
+            found.setdefault(proto, holders[-1] if holders else proto.parent)
         else:
             raise CompileError(f"{path}: not a .proto file or a directory")
     return sorted(
@@ -78,7 +85,7 @@ class Result:
 
 def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Result:
     """Compile every .proto under ``paths``; return the files (``_pb2``, ``_pb2_grpc``, ``.pyi``, ``_errgen``)."""
-    protos = find_protos(paths)
+    protos = find_protos(paths, includes)
     if not protos:
         raise CompileError(
             "no .proto files found in " + ", ".join(str(p) for p in paths)

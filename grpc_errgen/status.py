@@ -31,6 +31,8 @@ JSON_DETAILS_KEY = "error-details"
 #: What the details trailers may take together. grpcio clients refuse trailer blocks above 8 KiB (at random
 #: between 8 and 16 KiB), and the message and other trailers need room too.
 DETAILS_BUDGET = 7000
+#: The ErrorInfo domain of the plain status classes (``errors.NotFound(...)``), whose reason is the code's name.
+STATUS_DOMAIN = "grpc-errgen"
 
 _ERROR_INFO = error_details_pb2.ErrorInfo.DESCRIPTOR.full_name
 _BAD_REQUEST = error_details_pb2.BadRequest.DESCRIPTOR.full_name
@@ -58,7 +60,8 @@ def _violations_json(violations: Sequence[Violation]) -> str:
                 for v in violations
             ]
         },
-        ensure_ascii=False,
+        # A plain-text trailer: grpc refuses non-ASCII values, so field paths like labels["é"] are escaped.
+        ensure_ascii=True,
         separators=(",", ":"),
     )
 
@@ -101,13 +104,12 @@ def to_status(exc: RpcException) -> Status:
         trailers.append((JSON_DETAILS_KEY, json_text))
     else:
         status = status_pb2.Status(code=code.value[0], message=exc.details())
-        if exc.reason is not None or exc.metadata:
-            info = error_details_pb2.ErrorInfo(
-                reason=exc.reason or code.name,
-                domain=exc.domain or "",
-                metadata=exc.metadata,
-            )
-            status.details.append(_pack(info))
+        info = error_details_pb2.ErrorInfo(
+            reason=exc.reason or code.name,
+            domain=exc.domain or STATUS_DOMAIN,
+            metadata=exc.metadata,
+        )
+        status.details.append(_pack(info))
     trailers.append((DETAILS_KEY, status.SerializeToString()))
     return Status(code, status.message, tuple(trailers))
 

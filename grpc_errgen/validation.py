@@ -26,7 +26,7 @@ def validator_for(full_name: str) -> Validator | None:
 
 
 def violations(message: Any) -> list[Violation]:
-    """Every rule ``message`` breaks, in field order; empty when it is valid or has no rules."""
+    """Every rule ``message`` breaks, in protovalidate's order; empty when it is valid or has no rules."""
     validator = _VALIDATORS.get(message.DESCRIPTOR.full_name)
     return validator(message) if validator is not None else []
 

@@ -214,3 +214,19 @@ async def test_aio_example_end_to_end() -> None:
             assert len(listed) == 1
     finally:
         await server.stop(None)
+
+
+def test_non_ascii_field_paths_travel(sync_target: tuple[str, CollectorRegistry]) -> None:
+    """Violations naming a non-ASCII map key still arrive (the JSON trailer is plain text: escaped)."""
+    target, _ = sync_target
+    request = orders_pb2.CreateOrderRequest()
+    request.CopyFrom(GOOD)
+    request.labels["é" * 40] = "x"
+    channel, alice = typed_stub(target, "alice-token")
+    with channel, pytest.raises(errors.ValidationError) as invalid:
+        alice.CreateOrder(request)
+    assert [(v.field, v.rule) for v in invalid.value.violations] == [
+        ('labels["' + "é" * 40 + '"]', "string.max_len")
+    ]
+    error_details = dict(invalid.value.trailing_metadata())["error-details"]
+    assert "\\u00e9" in error_details

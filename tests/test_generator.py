@@ -505,3 +505,26 @@ def test_status_classes_cover_every_error_code() -> None:
     for code in grpc.StatusCode:
         if code is not grpc.StatusCode.OK:
             assert errors.for_code(code).status_code is code
+
+
+def test_file_argument_takes_its_import_root_from_includes(tmp_path: Path) -> None:
+    protos = tmp_path / "protos"
+    _write(protos, "inc/v1/a.proto", CATALOGUE.replace("gen.errs.v1", "inc.v1"))
+    _write(
+        protos,
+        "inc/v1/b.proto",
+        """
+        syntax = "proto3";
+        package inc.v1;
+        import "inc/v1/a.proto";
+        import "grpc_errgen/options.proto";
+        message R {}
+        service S { rpc M(R) returns (R) { option (errgen.method).errors = "SKU_UNKNOWN"; } }
+        """,
+    )
+    out = tmp_path / "out"
+    args = ["generate", str(protos / "inc" / "v1" / "b.proto"), "-I", str(protos)]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "inc" / "v1" / "b_errgen.py").is_file()
+    assert "import inc.v1.a_errgen" in (out / "inc" / "v1" / "b_errgen.py").read_text()
