@@ -12,7 +12,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -46,28 +46,37 @@ def key(value: str) -> str:
 class Pattern:
     """An RE2 pattern (ASCII ``\\d \\w \\s``, linear time) for unanchored search, compiled once.
 
-    Calls the RE2 binding directly: ``re2``'s Python ``search`` builds match objects and costs ~5 us a call.
+    ``found`` and ``found_bytes`` are closures over the binding's ``RE2.Match`` (bound once): ``re2``'s Python
+    ``search`` builds match objects and costs ~5 us a call, a method on this class adds a frame and attribute
+    reads. What is left (~0.7 us) is the binding's own call overhead.
     """
 
-    __slots__ = ("_match",)
+    __slots__ = ("found", "found_bytes")
 
     def __init__(self, pattern: str) -> None:
         options = re2.Options()
         options.never_capture = True
-        self._match = re2.compile(pattern, options=options)._regexp.Match
+        match = re2.compile(pattern, options=options)._regexp.Match
+        anywhere = _UNANCHORED
 
-    def found(self, text: str) -> bool:
-        """``pattern`` matches somewhere in ``text``."""
-        data = text.encode("utf-8", "surrogatepass")
-        return bool(self._match(_UNANCHORED, data, 0, len(data))[0][0] >= 0)
+        def found(text: str) -> bool:
+            """``pattern`` matches somewhere in ``text``."""
+            try:
+                data = text.encode()
+            except UnicodeEncodeError:  # lone surrogates: not in messages, in a str
+                data = text.encode("utf-8", "surrogatepass")
+            return match(anywhere, data, 0, len(data))[0][0] >= 0  # type: ignore[no-any-return]
 
-    def found_bytes(self, value: bytes) -> bool:
-        """``pattern`` matches somewhere in the UTF-8 text ``value`` (text that is not UTF-8 matches nothing)."""
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-        return bool(self._match(_UNANCHORED, value, 0, len(value))[0][0] >= 0)
+        def found_bytes(value: bytes) -> bool:
+            """``pattern`` matches somewhere in the UTF-8 text ``value`` (text that is not UTF-8 matches nothing)."""
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+            return match(anywhere, value, 0, len(value))[0][0] >= 0  # type: ignore[no-any-return]
+
+        self.found: Callable[[str], bool] = found
+        self.found_bytes: Callable[[bytes], bool] = found_bytes
 
 
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
@@ -136,9 +145,11 @@ def format_list(items: Iterable[str]) -> str:
 
 # -- well-known string formats -----------------------------------------------------------------------------
 
+# Possessive / atomic: the local part cannot hold "@" and a label cannot hold ".", so giving back characters
+# never helps a full match; not retrying saves ~0.1 us a call.
 _EMAIL = re.compile(
-    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*",
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]++@(?>[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)"
+    r"(?>\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*+",
     re.ASCII,
 )
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", re.ASCII)
@@ -317,8 +328,8 @@ def is_uri_ref(value: str) -> bool:
 # -- small helpers of generated code -----------------------------------------------------------------------
 
 
-def is_finite(value: float) -> bool:
-    return math.isfinite(value)
+# The C function itself: generated code calls it once per ``finite`` rule, a Python wrapper would add a frame.
+is_finite = math.isfinite
 
 
 def is_default_float(value: float) -> bool:

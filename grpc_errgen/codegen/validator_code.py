@@ -42,16 +42,19 @@ def literal(value: Any) -> str:
 
 @dataclass
 class _Source:
-    """Lines of one function, and the module constants it needs."""
+    """Lines of one function, and the module constants it needs (shared by the file's functions)."""
 
     constants: list[str]
-    counter: list[int]
+    #: (function, args) -> name: one constant per distinct value (an inlined message reuses its patterns)
+    names: dict[tuple[str, ...], str]
     lines: list[str] = field(default_factory=list)
 
     def constant(self, prefix: str, function: str, *args: str) -> str:
         """A module constant ``_PREFIX_n = function(args)``, written as black writes it."""
-        self.counter[0] += 1
-        name = f"_{prefix}_{self.counter[0]}"
+        known = self.names.get((function, *args))
+        if known is not None:
+            return known
+        name = self.names[(function, *args)] = f"_{prefix}_{len(self.names) + 1}"
         one_line = f"{name} = {function}({', '.join(args)})"
         if len(one_line) <= LINE_LENGTH:
             self.constants.append(one_line)
@@ -87,26 +90,81 @@ def _nonzero(family: str, x: str) -> str:
     return x
 
 
+def _path(content: str) -> str:
+    """The Python expression of a field path: a string, or an f-string when it holds an index or key."""
+    return f'f"{content}"' if "{" in content else f'"{content}"'
+
+
+#: A nested message is written into its parent's function (no call, no list per valid item) when it calls no
+#: validator of its own (so inlining cannot recurse) and has at most this many rules.
+INLINE_RULES = 8
+
+
+def _rule_count(message: MessageRules) -> int:
+    count = len(message.oneofs)
+    for rules in message.fields:
+        count += int(rules.required) + len(rules.collection)
+        for value in (rules.value, rules.items, rules.keys, rules.values):
+            if value is not None:
+                count += len(value.rules)
+    return count
+
+
+def _calls_validators(message: MessageRules) -> bool:
+    return any(
+        value is not None and value.validator is not None
+        for rules in message.fields
+        for value in (rules.value, rules.items, rules.keys, rules.values)
+    )
+
+
+def inlinable(messages: list[MessageRules]) -> dict[str, MessageRules]:
+    """Validator function name -> rules, for the messages of this file that are written inline where used."""
+    return {
+        message.function: message
+        for message in messages
+        if not _calls_validators(message) and _rule_count(message) <= INLINE_RULES
+    }
+
+
+_SIZE_CHECKS = ("len", "min_len", "max_len")
+#: The longest fast-path condition (``fast_test``): its ``if`` line, at most 12 columns in (function body,
+#: an ``if`` for required or ignore, the loop), stays within black's limit: written as black would.
+_FAST_TEST_LENGTH = 72
+
+
 class _Emitter:
-    def __init__(self, constants: list[str], counter: list[int]) -> None:
-        self.src = _Source(constants, counter)
+    """Writes the checks of one message. Paths are f-string contents (``items[{i0}].sku``); ``scope`` prefixes
+    the local names of a message written inline into its parent (``x0_v1``), so they cannot collide.
+    """
+
+    def __init__(
+        self,
+        constants: list[str],
+        names: dict[tuple[str, ...], str],
+        inline: dict[str, MessageRules] | None = None,
+    ) -> None:
+        self.src = _Source(constants, names)
+        self.inline = inline or {}
 
     def append(self, path: str, rule_id: str, message: str) -> str:
-        """The statement recording a violation. Violations are immutable, so each one is built once, at
-        import; a path that depends on an index or key is filled in with ``_checks.at``.
+        """The statement recording a violation at ``path``. Violations are immutable, so each one is built
+        once, at import; a path that depends on an index or key is filled in with ``_checks.at``.
         """
-        static = path.startswith('"')
-        name = self.src.constant(
-            "V", "Violation", path if static else '""', py(rule_id), py(message)
-        )
-        return (
-            f"out.append({name})"
-            if static
-            else f"out.append(_checks.at({path}, {name}))"
-        )
+        if "{" not in path:
+            name = self.src.constant(
+                "V", "Violation", _path(path), py(rule_id), py(message)
+            )
+            return f"out.append({name})"
+        name = self.src.constant("V", "Violation", '""', py(rule_id), py(message))
+        return f"out.append(_checks.at({_path(path)}, {name}))"
 
-    def _violation_test(self, rule: Rule, family: str, x: str) -> str:
-        """The condition under which ``x`` breaks ``rule`` (not for the two-way format rules)."""
+    def _violation_test(
+        self, rule: Rule, family: str, x: str, size: str | None = None
+    ) -> str:
+        """The condition under which ``x`` breaks ``rule`` (not for the two-way format rules); ``size``: a
+        local already holding ``len(x)``.
+        """
         check, operand = rule.check, rule.operand
         if check == "const":
             return f"{x} != {literal(operand)}"
@@ -135,9 +193,12 @@ class _Emitter:
             "min_bytes",
             "max_bytes",
         ):
-            size = f"len({x}.encode())" if check.endswith("bytes") else f"len({x})"
+            if check.endswith("bytes"):
+                length = f"len({x}.encode())"
+            else:
+                length = size or f"len({x})"
             op = {"len": "!=", "min": "<", "max": ">"}[check.split("_")[0]]
-            return f"{size} {op} {operand}"
+            return f"{length} {op} {operand}"
         if check == "pattern":
             pattern = self.src.constant("RE", "_checks.regex", py(operand))
             if family == "bytes":
@@ -161,7 +222,9 @@ class _Emitter:
             return f"abs({x} - _checks.now_nanos()) > {operand}"
         raise ValueError(f"unknown check {check!r}")
 
-    def _rule_lines(self, rule: Rule, family: str, x: str, path: str) -> list[str]:
+    def _rule_lines(
+        self, rule: Rule, family: str, x: str, path: str, size: str | None = None
+    ) -> list[str]:
         if rule.check in ("format", "format_regex", "byte_sizes"):
             if rule.check == "format":
                 function, args, empty_id, empty_message = rule.operand
@@ -186,26 +249,84 @@ class _Emitter:
             lines.append("    " + self.append(path, rule.rule_id, rule.message))
             return lines
         return [
-            f"if {self._violation_test(rule, family, x)}:",
+            f"if {self._violation_test(rule, family, x, size)}:",
             "    " + self.append(path, rule.rule_id, rule.message),
         ]
 
+    def _bad_test(self, rule: Rule, family: str, x: str) -> str | None:
+        """One condition under which ``x`` breaks ``rule``, or None (two-way format rules with an empty rule)."""
+        if rule.check == "format":
+            function, args, empty_id, _ = rule.operand
+            call_args = ", ".join([x, *(literal(a) for a in args)])
+            return None if empty_id else f"not _checks.{function}({call_args})"
+        if rule.check == "format_regex":
+            pattern_text, empty_id, _ = rule.operand
+            pattern = self.src.constant("RE", "_checks.regex", py(pattern_text))
+            return None if empty_id else f"not {pattern}.found({x})"
+        if rule.check == "byte_sizes":
+            sizes, empty_id, _ = rule.operand
+            return None if empty_id else f"len({x}) not in {literal(tuple(sizes))}"
+        return self._violation_test(rule, family, x)
+
+    def fast_test(self, value: ValueRules, x: str) -> str | None:
+        """For a list item that is a message written inline: one short condition that is false whenever the
+        item has no violation, so that a loop over valid items needs no index, no path and no local per field.
+        None where the item's checks do not reduce to one read of each field (presence, required, ignore,
+        several rules reading a field twice) or the condition would not fit on one line.
+        """
+        message = self.inline.get(value.validator or "")
+        if message is None or message.oneofs or value.rules:
+            return None
+        tests = []
+        for rules in message.fields:
+            one = rules.value
+            if rules.shape != "single" or one is None or not one.rules:
+                if rules.shape == "single" and one is not None and not rules.required:
+                    continue  # a field without rules
+                return None
+            if (
+                rules.presence
+                or rules.required
+                or rules.ignore
+                or one.ignore
+                or one.family in ("duration", "timestamp")
+            ):
+                return None
+            read = f"{x}.{rules.name}"
+            checks = sorted(rule.check for rule in one.rules)
+            if checks == ["max_len", "min_len"]:
+                low, high = sorted(int(rule.operand) for rule in one.rules)
+                tests.append(f"not {low} <= len({read}) <= {high}")
+                continue
+            test = self._bad_test(one.rules[0], one.family, "\0")
+            if len(one.rules) != 1 or test is None or test.count("\0") != 1:
+                return None
+            tests.append(test.replace("\0", read))
+        condition = " or ".join(tests)
+        return condition if tests and len(condition) <= _FAST_TEST_LENGTH else None
+
     def value_lines(
-        self, value: ValueRules, x: str, path: str, depth: int
+        self, value: ValueRules, x: str, path: str, depth: int, scope: str
     ) -> list[str]:
-        """Every check of one value held in ``x``; ``path`` is a Python expression for its field path."""
+        """Every check of one value held in ``x``; ``path`` is its field path (f-string content)."""
         lines: list[str] = []
         subject = x
         if value.family in ("duration", "timestamp") and value.rules:
-            subject = f"n{depth}"
+            subject = f"{scope}n{depth}"
             lines.append(f"{subject} = {x}.seconds * {_NANOS} + {x}.nanos")
+        size = None
+        if sum(rule.check in _SIZE_CHECKS for rule in value.rules) > 1:
+            size = f"{scope}size{depth}"  # len() once for min_len + max_len
+            lines.append(f"{size} = len({x})")
         for rule in value.rules:
-            lines += self._rule_lines(rule, value.family, subject, path)
-        if value.validator is not None:
-            found = f"found{depth}"
+            lines += self._rule_lines(rule, value.family, subject, path, size)
+        if value.validator in self.inline:
+            lines += self.message_lines(self.inline[value.validator], x, path + ".")
+        elif value.validator is not None:
+            found = f"{scope}found{depth}"
             lines += [
                 f"if {found} := {value.validator}({x}):",
-                f"    _checks.nest(out, {path}, {found})",
+                f"    _checks.nest(out, {_path(path)}, {found})",
             ]
         if (
             lines
@@ -215,33 +336,36 @@ class _Emitter:
             lines = [f"if {_nonzero(value.family, x)}:", *_indent(lines)]
         return lines
 
-    def field_lines(self, rules: FieldRules, index: int) -> list[str]:
+    def field_lines(
+        self, rules: FieldRules, index: int, m: str, prefix: str, scope: str
+    ) -> list[str]:
+        """The checks of one field of the message in ``m``, its path ``prefix`` + name."""
         name = rules.name
-        path = py(name)
-        v = f"v{index}"
+        path = prefix + name
+        v = f"{scope}v{index}"
         required = (
             self.append(path, "required", "value is required") if rules.required else ""
         )
         if rules.shape == "single":
             assert rules.value is not None
-            body = self.value_lines(rules.value, v, path, index)
+            body = self.value_lines(rules.value, v, path, index, scope)
             if rules.presence:
                 # IGNORE_IF_ZERO_VALUE on a field with presence means "when unset", as without it.
                 lines = []
                 if body:
                     lines += [
-                        f"if m.HasField({py(name)}):",
-                        f"    {v} = m.{name}",
+                        f"if {m}.HasField({py(name)}):",
+                        f"    {v} = {m}.{name}",
                         *_indent(body),
                     ]
                     if rules.required:
                         lines += ["else:", "    " + required]
                 elif rules.required:
-                    lines += [f"if not m.HasField({py(name)}):", "    " + required]
+                    lines += [f"if not {m}.HasField({py(name)}):", "    " + required]
                 return lines
             if not body and not rules.required:
                 return []
-            lines = [f"{v} = m.{name}"]
+            lines = [f"{v} = {m}.{name}"]
             if rules.required:
                 lines += [f"if {_zero(rules.value.family, v)}:", "    " + required]
                 if body:
@@ -256,32 +380,42 @@ class _Emitter:
         body = []
         for rule in rules.collection:
             body += self._rule_lines(rule, rules.shape, v, path)
+        x = f"{scope}x{index}"
         if rules.shape == "repeated":
             assert rules.items is not None
-            item = self.value_lines(
-                rules.items, f"x{index}", f'f"{name}[{{i{index}}}]"', index
-            )
+            i = f"{scope}i{index}"
+            item = self.value_lines(rules.items, x, f"{path}[{{{i}}}]", index, scope)
             if item:
-                body += [f"for i{index}, x{index} in enumerate({v}):", *_indent(item)]
+                loop = [f"for {i}, {x} in enumerate({v}):", *_indent(item)]
+                fast = self.fast_test(rules.items, x)
+                if fast is not None:  # no index and no path until an item fails
+                    loop = [
+                        f"for {x} in {v}:",
+                        f"    if {fast}:",
+                        "        # an item fails: check them all, with their paths",
+                        *_indent(loop, 2),
+                        "        break",
+                    ]
+                body += loop
         else:
-            k = f"k{index}"
+            k = f"{scope}k{index}"
             if rules.key_family == "string":
                 key_text = f"{{_checks.key({k})}}"
             elif rules.key_family == "bool":
                 key_text = f"{{_checks.bool_key({k})}}"
             else:
                 key_text = f"{{{k}}}"
-            entry_path = f'f"{name}[{key_text}]"'
+            entry_path = f"{path}[{key_text}]"
             entry: list[str] = []
             if rules.keys is not None:
-                entry += self.value_lines(rules.keys, k, entry_path, index)
+                entry += self.value_lines(rules.keys, k, entry_path, index, scope)
             if rules.values is not None:
-                entry += self.value_lines(rules.values, f"x{index}", entry_path, index)
+                entry += self.value_lines(rules.values, x, entry_path, index, scope)
             if entry:
-                body += [f"for {k}, x{index} in {v}.items():", *_indent(entry)]
+                body += [f"for {k}, {x} in {v}.items():", *_indent(entry)]
         if not body and not rules.required:
             return []
-        lines = [f"{v} = m.{name}"]
+        lines = [f"{v} = {m}.{name}"]
         if rules.required:
             lines += [f"if not {v}:", "    " + required]
             if body:
@@ -292,34 +426,44 @@ class _Emitter:
             lines += body
         return lines
 
+    def message_lines(self, message: MessageRules, m: str, prefix: str) -> list[str]:
+        """The checks of ``message`` held in ``m``, its paths under ``prefix``: a function's body, or a nested
+        message's checks written inline (``m`` is then the parent's local, e.g. ``x0``, and names its scope).
+        """
+        scope = "" if m == "m" else m + "_"
+        lines = []
+        for oneof in message.oneofs:
+            lines += [
+                f"if {m}.WhichOneof({py(oneof.name)}) is None:",
+                "    "
+                + self.append(
+                    prefix + oneof.name,
+                    "required",
+                    "exactly one field is required in oneof",
+                ),
+            ]
+        for index, rules in enumerate(message.fields):
+            lines += self.field_lines(rules, index, m, prefix, scope)
+        return lines
+
     def function(self, message: MessageRules) -> str:
         lines = [
             f"def {message.function}(m: _pb2.{message.python_class}) -> list[Violation]:",
             "    out: list[Violation] = []",
+            *_indent(self.message_lines(message, "m", "")),
+            "    return out",
         ]
-        for oneof in message.oneofs:
-            lines += _indent(
-                [
-                    f"if m.WhichOneof({py(oneof.name)}) is None:",
-                    "    "
-                    + self.append(
-                        py(oneof.name),
-                        "required",
-                        "exactly one field is required in oneof",
-                    ),
-                ]
-            )
-        for index, rules in enumerate(message.fields):
-            lines += _indent(self.field_lines(rules, index))
-        lines.append("    return out")
         return "\n".join(lines)
 
 
 def file_source(messages: list[MessageRules]) -> tuple[list[str], list[str]]:
     """(module constants, function sources) for the validators of one file."""
     constants: list[str] = []
-    counter = [0]
-    functions = [_Emitter(constants, counter).function(message) for message in messages]
+    names: dict[tuple[str, ...], str] = {}
+    inline = inlinable(messages)
+    functions = [
+        _Emitter(constants, names, inline).function(message) for message in messages
+    ]
     return constants, functions
 
 

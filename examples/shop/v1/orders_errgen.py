@@ -70,46 +70,62 @@ _V_8 = Violation(
 _V_9 = Violation("customer_email", "string.email", "must be a valid email address")
 _V_10 = Violation("items", "repeated.min_items", "must contain at least 1 item(s)")
 _V_11 = Violation("items", "repeated.max_items", "must contain no more than 50 item(s)")
-_IN_12 = frozenset({0, 1, 2})
+_V_12 = Violation(
+    "",
+    "string.pattern",
+    "does not match regex pattern `^[A-Z]{3}-[0-9]{4}$`",
+)
 _V_13 = Violation(
+    "",
+    "uint32.gt_lte",
+    "must be greater than 0 and less than or equal to 100",
+)
+_IN_14 = frozenset({0, 1, 2})
+_V_15 = Violation(
     "currency",
     "enum.defined_only",
     "value must be one of the defined enum values",
 )
-_NOT_IN_14 = frozenset({0})
-_V_15 = Violation("currency", "enum.not_in", "must not be in list [0]")
-_V_16 = Violation("shipping", "required", "value is required")
-_V_17 = Violation("labels", "map.max_pairs", "map must be at most 10 entries")
-_V_18 = Violation("", "string.min_len", "must be at least 1 characters")
-_V_19 = Violation("", "string.max_len", "must be at most 32 characters")
-_V_20 = Violation("", "string.max_len", "must be at most 128 characters")
-_V_21 = Violation("coupon", "string.min_len", "must be at least 4 characters")
-_V_22 = Violation("coupon", "string.max_len", "must be at most 16 characters")
-_V_23 = Violation("deliver_after", "timestamp.gt_now", "must be greater than now")
-_V_24 = Violation("card_token", "string.min_len", "must be at least 8 characters")
-_V_25 = Violation(
+_NOT_IN_16 = frozenset({0})
+_V_17 = Violation("currency", "enum.not_in", "must not be in list [0]")
+_V_18 = Violation("shipping", "required", "value is required")
+_V_19 = Violation("shipping.line1", "string.min_len", "must be at least 1 characters")
+_V_20 = Violation("shipping.line1", "string.max_len", "must be at most 200 characters")
+_V_21 = Violation("shipping.country", "string.len", "must be 2 characters")
+_V_22 = Violation("labels", "map.max_pairs", "map must be at most 10 entries")
+_V_23 = Violation("", "string.min_len", "must be at least 1 characters")
+_V_24 = Violation("", "string.max_len", "must be at most 32 characters")
+_V_25 = Violation("", "string.max_len", "must be at most 128 characters")
+_V_26 = Violation("coupon", "string.min_len", "must be at least 4 characters")
+_V_27 = Violation("coupon", "string.max_len", "must be at most 16 characters")
+_V_28 = Violation("deliver_after", "timestamp.gt_now", "must be greater than now")
+_V_29 = Violation("card_token", "string.min_len", "must be at least 8 characters")
+_V_30 = Violation(
     "invoice_id",
     "string.uuid_empty",
     "value is empty, which is not a valid UUID",
 )
-_V_26 = Violation("invoice_id", "string.uuid", "must be a valid UUID")
-_V_27 = Violation("id", "string.min_len", "must be at least 3 characters")
-_V_28 = Violation("id", "string.max_len", "must be at most 64 characters")
-_V_29 = Violation(
-    "customer_email",
-    "string.email_empty",
-    "value is empty, which is not a valid email address",
-)
-_V_30 = Violation("customer_email", "string.email", "must be a valid email address")
-_V_31 = Violation("page_size", "uint32.lte", "must be less than or equal to 100")
-_V_32 = Violation(
+_V_31 = Violation("invoice_id", "string.uuid", "must be a valid UUID")
+_V_32 = Violation("id", "string.min_len", "must be at least 3 characters")
+_V_33 = Violation("id", "string.max_len", "must be at most 64 characters")
+_V_34 = Violation("page_size", "uint32.lte", "must be less than or equal to 100")
+_V_35 = Violation(
     "max_age",
     "duration.gt_lte",
     "must be greater than 0s and less than or equal to 86400s",
 )
-_V_33 = Violation("order_id", "string.min_len", "must be at least 3 characters")
-_V_34 = Violation("item", "required", "value is required")
-_V_35 = Violation("order_id", "string.min_len", "must be at least 3 characters")
+_V_36 = Violation("order_id", "string.min_len", "must be at least 3 characters")
+_V_37 = Violation("item", "required", "value is required")
+_V_38 = Violation(
+    "item.sku",
+    "string.pattern",
+    "does not match regex pattern `^[A-Z]{3}-[0-9]{4}$`",
+)
+_V_39 = Violation(
+    "item.quantity",
+    "uint32.gt_lte",
+    "must be greater than 0 and less than or equal to 100",
+)
 
 
 def validate_LineItem(m: _pb2.LineItem) -> list[Violation]:
@@ -126,9 +142,10 @@ def validate_LineItem(m: _pb2.LineItem) -> list[Violation]:
 def validate_Address(m: _pb2.Address) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.line1
-    if len(v0) < 1:
+    size0 = len(v0)
+    if size0 < 1:
         out.append(_V_4)
-    if len(v0) > 200:
+    if size0 > 200:
         out.append(_V_5)
     v1 = m.country
     if len(v1) != 2:
@@ -150,70 +167,96 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[Violation]:
         out.append(_V_10)
     if len(v1) > 50:
         out.append(_V_11)
-    for i1, x1 in enumerate(v1):
-        if found1 := validate_LineItem(x1):
-            _checks.nest(out, f"items[{i1}]", found1)
+    for x1 in v1:
+        if not _RE_1.found(x1.sku) or not 0 < x1.quantity <= 100:
+            # an item fails: check them all, with their paths
+            for i1, x1 in enumerate(v1):
+                x1_v0 = x1.sku
+                if not _RE_1.found(x1_v0):
+                    out.append(_checks.at(f"items[{i1}].sku", _V_12))
+                x1_v1 = x1.quantity
+                if not 0 < x1_v1 <= 100:
+                    out.append(_checks.at(f"items[{i1}].quantity", _V_13))
+            break
     v2 = m.currency
-    if v2 not in _IN_12:
-        out.append(_V_13)
-    if v2 in _NOT_IN_14:
+    if v2 not in _IN_14:
         out.append(_V_15)
+    if v2 in _NOT_IN_16:
+        out.append(_V_17)
     if m.HasField("shipping"):
         v3 = m.shipping
-        if found3 := validate_Address(v3):
-            _checks.nest(out, "shipping", found3)
+        v3_v0 = v3.line1
+        v3_size0 = len(v3_v0)
+        if v3_size0 < 1:
+            out.append(_V_19)
+        if v3_size0 > 200:
+            out.append(_V_20)
+        v3_v1 = v3.country
+        if len(v3_v1) != 2:
+            out.append(_V_21)
     else:
-        out.append(_V_16)
+        out.append(_V_18)
     v4 = m.labels
     if len(v4) > 10:
-        out.append(_V_17)
+        out.append(_V_22)
     for k4, x4 in v4.items():
-        if len(k4) < 1:
-            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_18))
-        if len(k4) > 32:
-            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_19))
+        size4 = len(k4)
+        if size4 < 1:
+            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_23))
+        if size4 > 32:
+            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_24))
         if len(x4) > 128:
-            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_20))
+            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_25))
     if m.HasField("coupon"):
         v5 = m.coupon
-        if len(v5) < 4:
-            out.append(_V_21)
-        if len(v5) > 16:
-            out.append(_V_22)
+        size5 = len(v5)
+        if size5 < 4:
+            out.append(_V_26)
+        if size5 > 16:
+            out.append(_V_27)
     if m.HasField("deliver_after"):
         v6 = m.deliver_after
         n6 = v6.seconds * 1_000_000_000 + v6.nanos
         if n6 < _checks.now_nanos():
-            out.append(_V_23)
+            out.append(_V_28)
     if m.HasField("card_token"):
         v7 = m.card_token
         if len(v7) < 8:
-            out.append(_V_24)
+            out.append(_V_29)
     if m.HasField("invoice_id"):
         v8 = m.invoice_id
         if not v8:
-            out.append(_V_25)
+            out.append(_V_30)
         elif not _checks.is_uuid(v8):
-            out.append(_V_26)
+            out.append(_V_31)
     return out
 
 
 def validate_Order(m: _pb2.Order) -> list[Violation]:
     out: list[Violation] = []
     v2 = m.items
-    for i2, x2 in enumerate(v2):
-        if found2 := validate_LineItem(x2):
-            _checks.nest(out, f"items[{i2}]", found2)
+    for x2 in v2:
+        if not _RE_1.found(x2.sku) or not 0 < x2.quantity <= 100:
+            # an item fails: check them all, with their paths
+            for i2, x2 in enumerate(v2):
+                x2_v0 = x2.sku
+                if not _RE_1.found(x2_v0):
+                    out.append(_checks.at(f"items[{i2}].sku", _V_12))
+                x2_v1 = x2.quantity
+                if not 0 < x2_v1 <= 100:
+                    out.append(_checks.at(f"items[{i2}].quantity", _V_13))
+            break
     return out
 
 
 def validate_GetOrderRequest(m: _pb2.GetOrderRequest) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.id
-    if len(v0) < 3:
-        out.append(_V_27)
-    if len(v0) > 64:
-        out.append(_V_28)
+    size0 = len(v0)
+    if size0 < 3:
+        out.append(_V_32)
+    if size0 > 64:
+        out.append(_V_33)
     return out
 
 
@@ -221,17 +264,17 @@ def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.customer_email
     if not v0:
-        out.append(_V_29)
+        out.append(_V_8)
     elif not _checks.is_email(v0):
-        out.append(_V_30)
+        out.append(_V_9)
     v1 = m.page_size
     if not v1 <= 100:
-        out.append(_V_31)
+        out.append(_V_34)
     if m.HasField("max_age"):
         v2 = m.max_age
         n2 = v2.seconds * 1_000_000_000 + v2.nanos
         if not 0 < n2 <= 86400000000000:
-            out.append(_V_32)
+            out.append(_V_35)
     return out
 
 
@@ -239,13 +282,17 @@ def validate_ItemUpload(m: _pb2.ItemUpload) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.order_id
     if len(v0) < 3:
-        out.append(_V_33)
+        out.append(_V_36)
     if m.HasField("item"):
         v1 = m.item
-        if found1 := validate_LineItem(v1):
-            _checks.nest(out, "item", found1)
+        v1_v0 = v1.sku
+        if not _RE_1.found(v1_v0):
+            out.append(_V_38)
+        v1_v1 = v1.quantity
+        if not 0 < v1_v1 <= 100:
+            out.append(_V_39)
     else:
-        out.append(_V_34)
+        out.append(_V_37)
     return out
 
 
@@ -253,7 +300,7 @@ def validate_TrackRequest(m: _pb2.TrackRequest) -> list[Violation]:
     out: list[Violation] = []
     v0 = m.order_id
     if len(v0) < 3:
-        out.append(_V_35)
+        out.append(_V_36)
     return out
 
 
