@@ -216,7 +216,9 @@ async def test_aio_example_end_to_end() -> None:
         await server.stop(None)
 
 
-def test_non_ascii_field_paths_travel(sync_target: tuple[str, CollectorRegistry]) -> None:
+def test_non_ascii_field_paths_travel(
+    sync_target: tuple[str, CollectorRegistry],
+) -> None:
     """Violations naming a non-ASCII map key still arrive (the JSON trailer is plain text: escaped)."""
     target, _ = sync_target
     request = orders_pb2.CreateOrderRequest()
