@@ -1,14 +1,18 @@
 """What the whole server chain adds to a unary call. Run by hand, not in CI:
 
-    /work/venv/bin/python bench/bench_chain.py            # both parts
-    /work/venv/bin/python bench/bench_chain.py --profile  # plus a cProfile of the in-process chain
+    /work/venv/bin/python bench/bench_chain.py            # all parts
+    /work/venv/bin/python bench/bench_chain.py --profile  # plus cProfiles: in-process chain, full-chain server
+    /work/venv/bin/python bench/bench_chain.py --only loopback --rounds 20
 
 (a) In-process: the servicer method called directly vs the handler the interceptors produce
     (``intercept_service`` per call, then its ``unary_unary`` behaviour), with a minimal stand-in for the
     ServicerContext. Logging and metrics off; auth and validation on. Target: <= 10 us added per call.
+(a') The Observer (logging, metrics) alone, per call.
 (b) Loopback: a bare sync ``grpc.server`` vs the same server with the whole chain (logging to /dev/null at
-    INFO, metrics on a fresh registry, auth with a trivial authenticator, validation), both on 127.0.0.1,
-    rounds alternating between them, per-call latencies, medians. Target: <= 5% added latency.
+    INFO, metrics on a fresh registry, auth with a trivial authenticator, validation), and variants in
+    between. Each server runs in its own process (this file with ``--serve VARIANT``); this process is the
+    client, calling the variants in rotating order, round after round. Per-call latencies, medians, and
+    each server's CPU time per call. Target: <= 5% added latency.
 
 The service is ``bench/protos/errgen_bench/v1/chain_bench.proto``, compiled at start into a temporary directory.
 """
@@ -23,6 +27,7 @@ import logging
 import os
 import pstats
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +36,7 @@ from collections.abc import Callable, Sequence
 from concurrent import futures
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple, TextIO
+from typing import Any, Final, NamedTuple, TextIO
 
 import grpc
 from prometheus_client import CollectorRegistry
@@ -57,6 +62,11 @@ class Generated(NamedTuple):
 def compile_bench_proto(out: Path) -> Generated:
     """Compile the bench proto with our generator into ``out`` and import the three modules."""
     write(compile_protos([PROTOS]), out)
+    return import_generated(out)
+
+
+def import_generated(out: Path) -> Generated:
+    """The three modules ``compile_bench_proto`` wrote into ``out``."""
     sys.path.insert(0, str(out))
     importlib.invalidate_caches()
     return Generated(
@@ -286,13 +296,54 @@ def observer_cost(calls: int, rounds: int) -> None:
 
 
 # -- (b) loopback -------------------------------------------------------------------------------------
+#
+# Each server variant runs in its own process (``--serve VARIANT``); this process is only the client. With
+# client and server in one process on a small machine they share one GIL, and every microsecond of server
+# Python work costs several more in GIL hand-offs, which measures the benchmark rather than the chain.
+#
+# A server process prints ``port N`` and then answers one command per line on stdin: ``cpu`` (its process
+# CPU time in seconds, all threads), ``handled`` (the full chain's grpc_server_handled_total, or -1); EOF
+# stops it. With ``--profile`` it profiles its handler threads and prints the stats to stderr at the end.
+
+#: The variants, in the order shown; what each one's server is built with is in ``variant_interceptors``.
+VARIANTS: Final = (
+    "bare",
+    "pass-through interceptor",
+    "request-id trailer only",
+    "chain, log+metrics off",
+    "chain, metrics only",
+    "chain, log only",
+    "chain (full)",
+)
+FULL = "chain (full)"
+
+
+def variant_interceptors(
+    variant: str, generated: Generated, registry: CollectorRegistry
+) -> list[grpc.ServerInterceptor]:
+    """The interceptors of one server variant; logging (where on) goes to the handler ``log_to`` installs."""
+    errgen = generated.errgen
+    if variant == "bare":
+        return []
+    if variant == "pass-through interceptor":
+        return [PassThrough()]
+    if variant == "request-id trailer only":
+        return [RequestIdOnly()]
+    log = variant in ("chain, log only", FULL)
+    metrics = registry if variant in ("chain, metrics only", FULL) else None
+    return grpc_errgen.server_interceptors(
+        errgen, authenticate=authenticate, log=log, metrics=metrics
+    )
 
 
 def serve(
-    generated: Generated, interceptors: list[grpc.ServerInterceptor]
+    generated: Generated,
+    interceptors: list[grpc.ServerInterceptor],
+    initializer: Callable[[], None] | None = None,
 ) -> tuple[grpc.Server, int]:
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors
+        futures.ThreadPoolExecutor(max_workers=4, initializer=initializer),
+        interceptors=interceptors,
     )
     generated.pb2_grpc.add_ChainBenchServicer_to_server(
         make_servicer(generated), server
@@ -300,6 +351,86 @@ def serve(
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return server, port
+
+
+def serve_variant(variant: str, generated: Generated, profile: bool) -> None:
+    """``--serve VARIANT``: one server in this process, driven over stdin/stdout by the client process."""
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    log_to(devnull)
+    registry = CollectorRegistry()
+    profilers: list[cProfile.Profile] = []
+
+    def profile_thread() -> None:
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.enable()
+
+    server, port = serve(
+        generated,
+        variant_interceptors(variant, generated, registry),
+        profile_thread if profile else None,
+    )
+    print(f"port {port}", flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "cpu":
+            print(f"{time.process_time():.9f}", flush=True)
+        elif command == "handled":
+            handled = registry.get_sample_value(
+                "grpc_server_handled_total",
+                {
+                    "grpc_type": "unary",
+                    "grpc_service": "errgen_bench.v1.ChainBench",
+                    "grpc_method": "Echo",
+                    "grpc_code": "OK",
+                },
+            )
+            print(-1 if handled is None else int(handled), flush=True)
+    server.stop(None)
+    if profilers:
+        # Each worker thread's profiler is read after the server stopped; they are idle by then.
+        stats = pstats.Stats(profilers[0], stream=sys.stderr)
+        for profiler in profilers[1:]:
+            stats.add(profiler)
+        print(
+            f"\ncProfile of the {variant!r} server's handler threads", file=sys.stderr
+        )
+        stats.sort_stats("tottime").print_stats(25)
+
+
+class ServerProcess:
+    """A ``--serve VARIANT`` child process, as the client sees it."""
+
+    def __init__(self, variant: str, generated_dir: Path, profile: bool) -> None:
+        command = [sys.executable, __file__, "--serve", variant]
+        command += ["--generated", str(generated_dir)]
+        if profile:
+            command.append("--profile")
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        self.port = int(self._read().removeprefix("port "))
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"server {self.process.args} exited")
+        return line.strip()
+
+    def ask(self, command: str) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def cpu_seconds(self) -> float:
+        return float(self.ask("cpu"))
+
+    def stop(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
 
 
 def latencies_us(call: Callable[[], Any], calls: int) -> list[float]:
@@ -366,42 +497,22 @@ class RequestIdOnly(grpc.ServerInterceptor):
         )
 
 
-def loopback(generated: Generated, calls: int, rounds: int) -> float:
-    with open(os.devnull, "w") as devnull:
-        return loopback_logging_to(devnull, generated, calls, rounds)
-
-
-def loopback_logging_to(
-    sink: TextIO, generated: Generated, calls: int, rounds: int
+def loopback(
+    generated: Generated, generated_dir: Path, calls: int, rounds: int, profile: bool
 ) -> float:
-    """Serve the same servicer behind each variant; call them in rotating order; return chain/bare."""
-    handler = log_to(sink)
-    registry = CollectorRegistry()
-    variants: dict[str, list[grpc.ServerInterceptor]] = {
-        "bare": [],
-        "pass-through interceptor": [PassThrough()],
-        "request-id trailer only": [RequestIdOnly()],
-        "chain, log+metrics off": grpc_errgen.server_interceptors(
-            generated.errgen, authenticate=authenticate, log=False, metrics=None
-        ),
-        "chain, metrics only": grpc_errgen.server_interceptors(
-            generated.errgen,
-            authenticate=authenticate,
-            log=False,
-            metrics=CollectorRegistry(),
-        ),
-        "chain (full)": grpc_errgen.server_interceptors(
-            generated.errgen, authenticate=authenticate, log=True, metrics=registry
-        ),
+    """One server process per variant; call them in rotating order; return full chain / bare (medians)."""
+    names = list(VARIANTS)
+    servers = {
+        name: ServerProcess(name, generated_dir, profile and name == FULL)
+        for name in names
     }
-    names = list(variants)
-    servers = {name: serve(generated, variants[name]) for name in names}
     request = generated.pb2.EchoRequest(id="item-1", count=3)
     channels = {
-        name: grpc.insecure_channel(f"127.0.0.1:{port}")
-        for name, (_, port) in servers.items()
+        name: grpc.insecure_channel(f"127.0.0.1:{server.port}")
+        for name, server in servers.items()
     }
     samples: dict[str, list[float]] = {name: [] for name in names}
+    cpu_us: dict[str, list[float]] = {name: [] for name in names}
     round_ratios = []
     try:
         calls_of: dict[str, Callable[[], Any]] = {}
@@ -413,47 +524,49 @@ def loopback_logging_to(
         for round_index in range(rounds):
             shift = round_index % len(names)
             for name in names[shift:] + names[:shift]:
+                before = servers[name].cpu_seconds()
                 samples[name].extend(latencies_us(calls_of[name], calls))
+                cpu_us[name].append(
+                    (servers[name].cpu_seconds() - before) / calls * 1e6
+                )
             round_ratios.append(
-                statistics.median(samples["chain (full)"][-calls:])
+                statistics.median(samples[FULL][-calls:])
                 / statistics.median(samples["bare"][-calls:])
             )
+        handled = servers[FULL].ask("handled")
     finally:
         for channel in channels.values():
             channel.close()
-        for server, _ in servers.values():
-            server.stop(None)
-        logging.getLogger("grpc_errgen").removeHandler(handler)
+        for server in servers.values():
+            server.stop()
 
-    handled = registry.get_sample_value(
-        "grpc_server_handled_total",
-        {
-            "grpc_type": "unary",
-            "grpc_service": "errgen_bench.v1.ChainBench",
-            "grpc_method": "Echo",
-            "grpc_code": "OK",
-        },
-    )
     bare_median = statistics.median(samples["bare"])
+    bare_cpu = statistics.median(cpu_us["bare"])
     print(
-        f"\n(b) loopback, sync grpc.server, unary, {rounds} rounds x {calls} calls per "
-        "variant, order rotating each round"
+        f"\n(b) loopback, sync grpc.server in its own process per variant, unary, {rounds} rounds x "
+        f"{calls} calls per variant, order rotating each round"
     )
     print(
         "    full chain: logging (INFO, formatted, to /dev/null) + metrics + auth + validation"
     )
     print(
+        "    latency: client-side, median and p90 over all calls; server cpu: the server process's CPU time"
+        " per call (all threads), median over rounds"
+    )
+    print(
         f"    {'variant':26s} {'median us':>10s} {'p90 us':>8s} {'added us':>9s} {'ratio':>6s}"
+        f" {'srv cpu us':>11s} {'added':>7s}"
     )
     for name in names:
         values = sorted(samples[name])
         median = statistics.median(values)
         p90 = values[int(len(values) * 0.9)]
+        cpu = statistics.median(cpu_us[name])
         print(
             f"    {name:26s} {median:10.1f} {p90:8.1f} {median - bare_median:9.1f}"
-            f" {median / bare_median:6.3f}"
+            f" {median / bare_median:6.3f} {cpu:11.1f} {cpu - bare_cpu:7.1f}"
         )
-    ratio = statistics.median(samples["chain (full)"]) / bare_median
+    ratio = statistics.median(samples[FULL]) / bare_median
     verdict = "ok" if ratio <= LOOPBACK_TARGET_RATIO else "MISSED"
     print(
         f"    full chain / bare (medians): {ratio:.3f}"
@@ -463,7 +576,7 @@ def loopback_logging_to(
         f"    per round (min/median/max): {min(round_ratios):.3f} / "
         f"{statistics.median(round_ratios):.3f} / {max(round_ratios):.3f}"
     )
-    print(f"    full-chain calls counted by grpc_server_handled_total: {handled:.0f}")
+    print(f"    full-chain calls counted by grpc_server_handled_total: {handled}")
     return ratio
 
 
@@ -482,10 +595,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--rounds", type=int, default=10, help="loopback rounds (alternating)"
     )
     parser.add_argument(
-        "--profile", action="store_true", help="cProfile the in-process chain"
+        "--profile",
+        action="store_true",
+        help="cProfile the in-process chain and the full-chain server's handler threads",
     )
     parser.add_argument("--only", choices=("in-process", "loopback"))
+    parser.add_argument(
+        "--serve", choices=VARIANTS, help="(internal) run one loopback server variant"
+    )
+    parser.add_argument(
+        "--generated",
+        type=Path,
+        help="(internal, with --serve) the compiled bench proto",
+    )
     args = parser.parse_args(argv)
+    if args.serve:
+        serve_variant(args.serve, import_generated(args.generated), args.profile)
+        return
     print(
         f"python {sys.version.split()[0]}, grpcio {grpc.__version__}, {os.cpu_count()} cpus"
     )
@@ -497,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
             observer_cost(args.in_process_calls, args.in_process_rounds)
         if args.only != "in-process":
-            loopback(generated, args.calls, args.rounds)
+            loopback(generated, Path(tmp), args.calls, args.rounds, args.profile)
 
 
 if __name__ == "__main__":

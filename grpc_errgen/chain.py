@@ -64,12 +64,19 @@ def request_id_from(metadata: MetadataPairs | None) -> str:
 
 
 def new_request_id() -> str:
-    """A random (version 4) UUID in its usual text form; ``str(uuid.uuid4())`` at a third of the cost."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40
-    raw[8] = raw[8] & 0x3F | 0x80
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    """A random (version 4) UUID in its usual text form; ``str(uuid.uuid4())`` at a fraction of the cost.
+
+    122 random bits as in ``uuid4``: the version nibble is ``4``, and the variant nibble ``8``-``b`` is
+    picked by the low two bits of a random hex digit (each of the four equally likely).
+    """
+    text = os.urandom(16).hex()
+    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{_VARIANT_DIGIT[text[16]]}{text[17:20]}-{text[20:]}"
+
+
+#: A random hex digit -> the uuid4 variant digit with the same low two bits.
+_VARIANT_DIGIT: Final = {
+    digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"
+}
 
 
 def merge_trailers(*groups: Iterable[tuple[str, str | bytes]] | None) -> Trailers:

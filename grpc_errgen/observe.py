@@ -174,14 +174,15 @@ class MethodObservations:
 
     __slots__ = (
         "full_method",
-        "grpc_handled",
         "grpc_handling_seconds",
         "grpc_msg_received",
         "grpc_msg_sent",
         "grpc_started",
         "grpc_type",
+        "log_fields",
         "method",
         "metrics",
+        "outcomes",
         "service",
     )
 
@@ -192,7 +193,14 @@ class MethodObservations:
         self.service, _, self.method = full_method.lstrip("/").rpartition("/")
         self.grpc_type = GRPC_TYPES[kind]
         self.metrics = metrics
-        self.grpc_handled: dict[grpc.StatusCode, Any] = {}
+        #: The ``extra`` fields that are the same for every call of the method.
+        self.log_fields: Final = {
+            "grpc_service": self.service,
+            "grpc_method": self.method,
+            "grpc_full_method": full_method,
+            "grpc_type": self.grpc_type,
+        }
+        self.outcomes: dict[grpc.StatusCode, Outcome] = {}
         if metrics is not None:
             labels = (self.grpc_type, self.service, self.method)
             self.grpc_started: Any = metrics.started.labels(*labels)
@@ -200,16 +208,32 @@ class MethodObservations:
             self.grpc_msg_received: Any = metrics.msg_received.labels(*labels)
             self.grpc_msg_sent: Any = metrics.msg_sent.labels(*labels)
 
+    def outcome(self, code: grpc.StatusCode) -> Outcome:
+        """What ending with ``code`` needs (cached; two threads building it at once build the same thing)."""
+        found = self.outcomes.get(code)
+        if found is None:
+            handled = None
+            if self.metrics is not None:
+                handled = self.metrics.handled.labels(
+                    self.grpc_type, self.service, self.method, GO_CODE_NAMES[code]
+                )
+            found = self.outcomes[code] = Outcome(code, handled)
+        return found
+
     def handled(self, code: grpc.StatusCode) -> Any:
         """The ``grpc_server_handled_total`` child for ``code`` (cached)."""
-        child = self.grpc_handled.get(code)
-        if child is None:
-            assert self.metrics is not None
-            child = self.metrics.handled.labels(
-                self.grpc_type, self.service, self.method, GO_CODE_NAMES[code]
-            )
-            self.grpc_handled[code] = child
-        return child
+        return self.outcome(code).handled
+
+
+class Outcome:
+    """One status code as a method's calls end with it: its log level, its name, its handled-count child."""
+
+    __slots__ = ("code_name", "handled", "level")
+
+    def __init__(self, code: grpc.StatusCode, handled: Any) -> None:
+        self.code_name: Final = code.name
+        self.level: Final = logging.WARNING if code in SERVER_CODES else logging.INFO
+        self.handled: Final = handled
 
 
 class Observer:
@@ -273,49 +297,59 @@ class CallObservation:
         """The call ended with ``code``; ``error`` is what the handler raised, if anything."""
         seconds = time.perf_counter() - self.started
         observations = self.observations
+        outcome = observations.outcomes.get(code) or observations.outcome(code)
         if observations.metrics is not None:
-            observations.handled(code).inc()
+            outcome.handled.inc()
             observations.grpc_handling_seconds.observe(seconds)
-        if self.log:
-            self._log(code, error, seconds)
+        if not self.log:
+            return
+        if code is grpc.StatusCode.INTERNAL and error is not None:
+            level, exc_info = logging.ERROR, error
+        else:
+            level, exc_info = outcome.level, None
+        if LOGGER.isEnabledFor(level):
+            self._log(outcome.code_name, level, exc_info, seconds)
 
     def _log(
-        self, code: grpc.StatusCode, error: BaseException | None, seconds: float
+        self,
+        code_name: str,
+        level: int,
+        exc_info: BaseException | None,
+        seconds: float,
     ) -> None:
-        level, exc_info = log_level(code, error)
-        if not LOGGER.isEnabledFor(level):
-            return
         observations = self.observations
         duration_ms = round(seconds * 1000.0, 3)
         # makeRecord + handle rather than LOGGER.log: the same record, without the stack walk that would
-        # only find this function as the caller (a noticeable part of the per-call cost).
+        # only find this function as the caller (a noticeable part of the per-call cost). The ``extra``
+        # fields go straight into the record's __dict__ (what makeRecord does with ``extra``, one key at a
+        # time after checking it against the record's attributes, which these names never are).
         record = LOGGER.makeRecord(
             LOGGER.name,
             level,
             __file__,
             0,
-            "%s %s %.3f ms peer=%s request_id=%s",
+            LOG_MESSAGE,
             (
                 observations.full_method,
-                code.name,
+                code_name,
                 duration_ms,
                 self.peer,
                 self.request_id,
             ),
             (type(exc_info), exc_info, exc_info.__traceback__) if exc_info else None,
             "finish",
-            {
-                "grpc_service": observations.service,
-                "grpc_method": observations.method,
-                "grpc_full_method": observations.full_method,
-                "grpc_type": observations.grpc_type,
-                "grpc_code": code.name,
-                "duration_ms": duration_ms,
-                "peer": self.peer,
-                "request_id": self.request_id,
-            },
         )
+        fields = record.__dict__
+        fields.update(observations.log_fields)
+        fields["grpc_code"] = code_name
+        fields["duration_ms"] = duration_ms
+        fields["peer"] = self.peer
+        fields["request_id"] = self.request_id
         LOGGER.handle(record)
+
+
+#: The text of every per-call record: method, code, duration, peer, request id.
+LOG_MESSAGE: Final = "%s %s %.3f ms peer=%s request_id=%s"
 
 
 def log_level(

@@ -120,7 +120,14 @@ def is_handler_abort(exc: BaseException, context: grpc.ServicerContext) -> bool:
 class _Runner:
     """The wrapped behaviour of one method: ``unary_response`` or ``stream_response`` per call."""
 
-    __slots__ = ("behavior", "chain", "full_method", "kind", "policy")
+    __slots__ = (
+        "behavior",
+        "chain",
+        "full_method",
+        "kind",
+        "policy",
+        "streams_requests",
+    )
 
     def __init__(
         self,
@@ -133,6 +140,7 @@ class _Runner:
         self.full_method = full_method
         self.policy = policy
         self.kind = kind_of(handler)
+        self.streams_requests: bool = handler.request_streaming
         behavior: Behavior = getattr(handler, self.kind)
         self.behavior = behavior
 
@@ -183,7 +191,7 @@ class _Runner:
             PRINCIPAL.set(principal)
         else:
             PRINCIPAL.set(None)
-        if self.kind in ("stream_unary", "stream_stream"):
+        if self.streams_requests:
             return _Requests(request, call)
         call.received(request)
         return request
