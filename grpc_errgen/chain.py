@@ -26,9 +26,11 @@ import grpc
 from grpc_errgen import auth
 from grpc_errgen.errors import (
     CatalogueError,
+    Internal,
     RpcException,
     ValidationError,
     default_message,
+    for_code,
 )
 from grpc_errgen.observe import CallObservation, Observer
 from grpc_errgen.policy import (
@@ -272,9 +274,7 @@ class ServerCall:
                 mapping.exception,
                 self.request_id,
             )
-            return Status(
-                mapping.code, mapping.message or default_message(mapping.code), ()
-            )
+            return _status_of(for_code(mapping.code)(mapping.message or None))
         if self.chain.log_tracebacks:
             LOGGER.error(
                 "%s: unexpected exception; request_id=%s",
@@ -282,7 +282,7 @@ class ServerCall:
                 self.request_id,
                 exc_info=exc,
             )
-        return Status(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE, ())
+        return _status_of(Internal(INTERNAL_MESSAGE))
 
     def trailers(
         self, handler_trailers: MetadataPairs | None, status: Status | None = None

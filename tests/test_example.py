@@ -232,3 +232,42 @@ def test_non_ascii_field_paths_travel(
     ]
     error_details = dict(invalid.value.trailing_metadata())["error-details"]
     assert "\\u00e9" in error_details
+
+
+def test_mapped_and_internal_errors_carry_standard_details(
+    sync_target: tuple[str, CollectorRegistry],
+) -> None:
+    """KeyError (mapped by the proto to NOT_FOUND) and a handler bug (INTERNAL), read by a plain grpcio client."""
+    from google.rpc import error_details_pb2
+
+    target, _ = sync_target
+    auth = [("authorization", "Bearer alice-token")]
+    exploding = orders_pb2.CreateOrderRequest()
+    exploding.CopyFrom(GOOD)
+    exploding.card_token = "boom-boom"
+    upload = orders_pb2.ItemUpload(
+        order_id="ord-404", item=orders_pb2.LineItem(sku="ABC-0001", quantity=1)
+    )
+    with grpc.insecure_channel(target) as channel:
+        stub = orders_pb2_grpc.OrderServiceStub(channel)
+        outcomes = []
+        for call in (
+            lambda: stub.UploadItems(iter([upload]), metadata=auth),
+            lambda: stub.CreateOrder(exploding, metadata=auth),
+        ):
+            with pytest.raises(grpc.RpcError) as failure:
+                call()
+            outcomes.append(failure.value)
+    expected = [
+        (grpc.StatusCode.NOT_FOUND, "no such order", "NOT_FOUND"),
+        (grpc.StatusCode.INTERNAL, "internal error", "INTERNAL"),
+    ]
+    for error, (code, message, reason) in zip(outcomes, expected, strict=True):
+        assert error.code() is code  # type: ignore[attr-defined]
+        assert error.details() == message  # type: ignore[attr-defined]
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+        assert status is not None
+        info = error_details_pb2.ErrorInfo()
+        assert status.details[0].Unpack(info)
+        assert (info.reason, info.domain) == (reason, "grpc-errgen")
+        assert "hunter2" not in repr(error.trailing_metadata())  # type: ignore[attr-defined]
