@@ -88,12 +88,19 @@ def regex(pattern: str) -> Pattern:
 
 def regex_problem(pattern: str) -> str | None:
     """Why RE2 cannot compile ``pattern``, or None."""
+    options = re2.Options()
+    options.log_errors = (
+        False  # the reason is reported to the user, not printed by RE2 itself
+    )
     try:
-        re2.compile(pattern)
+        re2.compile(pattern, options=options)
     except (
         Exception
     ) as exc:  # re2.error, and anything else the binding raises on bad input
-        return str(exc) or type(exc).__name__
+        reason = exc.args[0] if exc.args else ""
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        return str(reason) or type(exc).__name__
     return None
 
 
