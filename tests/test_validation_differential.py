@@ -21,7 +21,7 @@ from tests.validation_reference import build_buf, ours, reference
 CATALOGUE = (
     Path(__file__).parent / "protos" / "validation" / "catalogue.proto.in"
 ).read_text()
-MESSAGES = ["Strings", "Numbers", "Bytes", "Collections", "Nested", "Times"]
+MESSAGES = ["Strings", "Numbers", "Bytes", "Collections", "Nested", "Times", "Inline"]
 ROUNDS = 1000
 
 _FD = descriptor.FieldDescriptor
