@@ -25,7 +25,13 @@ import grpc
 from grpc_errgen import validation
 from grpc_errgen.breaker import CircuitBreaker, Ticket
 from grpc_errgen.errors import RpcException, ValidationError
-from grpc_errgen.policy import GeneratedFile, error_table, service_config
+from grpc_errgen.policy import (
+    GeneratedFile,
+    MethodPolicy,
+    error_table,
+    method_table,
+    service_config,
+)
 from grpc_errgen.status import from_call
 
 REQUEST_ID_KEY = "x-request-id"
@@ -76,6 +82,21 @@ class _QuietRejections(logging.Filter):
 logging.getLogger("grpc._channel").addFilter(_QuietRejections())
 
 
+class RequestValidation:
+    """What ``validate=True`` checks before a request is sent: the validator registered for the message type,
+    except on an rpc with ``skip_validation``."""
+
+    def __init__(self, methods: Mapping[str, MethodPolicy]) -> None:
+        self._skipped = {name for name, p in methods.items() if p.skip_validation}
+
+    def validate(self, method: str | bytes, request: Any) -> None:
+        if method_name(method) not in self._skipped:
+            validation.validate(request)
+
+    def stream_check(self, method: str | bytes) -> RequestCheck:
+        return RequestCheck(lambda request: self.validate(method, request))
+
+
 class RequestCheck:
     """Validates a client stream's requests as they are sent, and remembers the first failure.
 
@@ -84,7 +105,8 @@ class RequestCheck:
     cancellation produced.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, validate: Callable[[Any], None]) -> None:
+        self._validate = validate
         self.error: ValidationError | None = None
 
     def wrap(self, requests: Iterable[Any]) -> Iterator[Any]:
@@ -94,7 +116,7 @@ class RequestCheck:
 
     def check(self, request: Any) -> None:
         try:
-            validation.validate(request)
+            self._validate(request)
         except ValidationError as error:
             self.error = error
             raise RequestRejected(error.details()) from error
@@ -290,12 +312,12 @@ class ClientInterceptor(
         errors: ErrorTable,
         *,
         request_id: bool,
-        validate: bool,
+        requests: RequestValidation | None,
         breaker: CircuitBreaker | None,
     ) -> None:
         self._errors = errors
         self._request_id = request_id
-        self._validate = validate
+        self._requests = requests
         self._breaker = breaker
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
@@ -320,8 +342,8 @@ class ClientInterceptor(
     def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        if self._validate:
-            validation.validate(request)
+        if self._requests is not None:
+            self._requests.validate(client_call_details.method, request)
         ticket = self._acquire(client_call_details)
         call = continuation(self._details(client_call_details), request)
         return TypedCall(call, self._errors, ticket, None)
@@ -330,8 +352,8 @@ class ClientInterceptor(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
         try:
-            if self._validate:
-                validation.validate(request)
+            if self._requests is not None:
+                self._requests.validate(client_call_details.method, request)
             ticket = self._acquire(client_call_details)
         except RpcException as error:
             return FailedCall(error)
@@ -342,7 +364,11 @@ class ClientInterceptor(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         ticket = self._acquire(client_call_details)
-        check = RequestCheck() if self._validate else None
+        check = (
+            self._requests.stream_check(client_call_details.method)
+            if self._requests is not None
+            else None
+        )
         requests = (
             check.wrap(request_iterator) if check is not None else request_iterator
         )
@@ -356,7 +382,11 @@ class ClientInterceptor(
             ticket = self._acquire(client_call_details)
         except RpcException as error:
             return FailedCall(error)
-        check = RequestCheck() if self._validate else None
+        check = (
+            self._requests.stream_check(client_call_details.method)
+            if self._requests is not None
+            else None
+        )
         requests = (
             check.wrap(request_iterator) if check is not None else request_iterator
         )
@@ -380,7 +410,7 @@ def client_interceptors(
         ClientInterceptor(
             error_table(modules),
             request_id=request_id,
-            validate=validate,
+            requests=RequestValidation(method_table(modules)) if validate else None,
             breaker=breaker,
         )
     ]

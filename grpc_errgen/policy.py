@@ -51,6 +51,8 @@ class MethodPolicy:
     exception_mappings: tuple[ExceptionMapping, ...] = ()
     #: Validates one request message; None when the request type has no rules (or ``skip_validation``).
     validator: Validator | None = None
+    #: The rpc's ``skip_validation`` option: neither the server chain nor ``validate=True`` clients check it.
+    skip_validation: bool = False
     #: The request message's name, for ``invalid <MessageName>: ...``.
     request_type: str = ""
     #: The retry policy as gRPC service-config JSON (``methodConfig[].retryPolicy``), or None.

@@ -19,17 +19,17 @@ from typing import Any
 import grpc
 from grpc.aio import AioRpcError, ClientCallDetails, Metadata
 
-from grpc_errgen import validation
 from grpc_errgen.breaker import CircuitBreaker, Ticket
 from grpc_errgen.client import (
     ErrorTable,
     RequestCheck,
+    RequestValidation,
     method_name,
     typed_error,
     with_request_id,
 )
 from grpc_errgen.errors import RpcException
-from grpc_errgen.policy import GeneratedFile, error_table
+from grpc_errgen.policy import GeneratedFile, error_table, method_table
 
 _EOF: Any = grpc.aio.EOF
 
@@ -58,12 +58,12 @@ class _Config:
         errors: ErrorTable,
         *,
         request_id: bool,
-        validate: bool,
+        requests: RequestValidation | None,
         breaker: CircuitBreaker | None,
     ) -> None:
         self.errors = errors
         self.request_id = request_id
-        self.validate = validate
+        self.requests = requests
         self.breaker = breaker
         # Tasks recording stream outcomes in the breaker; held so they are not collected mid-flight.
         self._recorders: set[asyncio.Task[None]] = set()
@@ -86,8 +86,17 @@ class _Config:
             else self.breaker.acquire(method_name(details.method))
         )
 
-    def check(self) -> AsyncRequestCheck | None:
-        return AsyncRequestCheck() if self.validate else None
+    def validate(self, details: ClientCallDetails, request: Any) -> None:
+        if self.requests is not None:
+            self.requests.validate(details.method, request)
+
+    def check(self, details: ClientCallDetails) -> AsyncRequestCheck | None:
+        if self.requests is None:
+            return None
+        requests = self.requests
+        return AsyncRequestCheck(
+            lambda request: requests.validate(details.method, request)
+        )
 
     def record_when_done(self, call: Any, ticket: Ticket | None) -> None:
         """Report the call's final code to the breaker once it ends, even if nobody reads it to the end."""
@@ -273,8 +282,7 @@ class UnaryUnaryInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        if self._config.validate:
-            validation.validate(request)
+        self._config.validate(client_call_details, request)
         ticket = self._config.acquire(client_call_details)
         call = await continuation(self._config.details(client_call_details), request)
         return TypedUnaryUnaryCall(call, self._config, ticket, None)
@@ -287,8 +295,7 @@ class UnaryStreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        if self._config.validate:
-            validation.validate(request)
+        self._config.validate(client_call_details, request)
         ticket = self._config.acquire(client_call_details)
         call = await continuation(self._config.details(client_call_details), request)
         return TypedUnaryStreamCall(call, self._config, ticket, None)
@@ -302,7 +309,7 @@ class StreamUnaryInterceptor(grpc.aio.StreamUnaryClientInterceptor):
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         ticket = self._config.acquire(client_call_details)
-        check = self._config.check()
+        check = self._config.check(client_call_details)
         requests = (
             check.wrap_async(request_iterator)
             if check is not None
@@ -320,7 +327,7 @@ class StreamStreamInterceptor(grpc.aio.StreamStreamClientInterceptor):
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         ticket = self._config.acquire(client_call_details)
-        check = self._config.check()
+        check = self._config.check(client_call_details)
         requests = (
             check.wrap_async(request_iterator)
             if check is not None
@@ -341,7 +348,10 @@ def client_interceptors(
     Same arguments and behaviour as ``grpc_errgen.client.client_interceptors``.
     """
     config = _Config(
-        error_table(modules), request_id=request_id, validate=validate, breaker=breaker
+        error_table(modules),
+        request_id=request_id,
+        requests=RequestValidation(method_table(modules)) if validate else None,
+        breaker=breaker,
     )
     return [
         UnaryUnaryInterceptor(config),

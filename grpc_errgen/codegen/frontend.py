@@ -402,6 +402,7 @@ def _services(
                     errors=tuple(dict.fromkeys(declared)),
                     mappings=(*m_mappings, *s_mappings, *file_mappings),
                     validator=validator,
+                    skip_validation=m_rules.skip_validation,
                     request_name=request.rpartition(".")[2],
                     retry=retry,
                 )

@@ -50,6 +50,7 @@ class Method:
     errors: tuple[str, ...]  # Python expressions naming the declared error classes
     mappings: tuple[Mapping, ...]
     validator: str | None  # Python expression naming the request validator
+    skip_validation: bool
     request_name: str
     retry: dict[str, Any] | None
 
