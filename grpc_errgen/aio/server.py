@@ -166,9 +166,7 @@ class _Runner:
         if self.kind in ("stream_unary", "stream_stream"):
             return _Requests(request, call), _CallContext(context, call), principal
         call.received(request)
-        if self.kind == "unary_stream":
-            return request, _CallContext(context, call), principal
-        return request, context, principal
+        return request, _CallContext(context, call), principal
 
     async def unary_response(
         self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
@@ -303,8 +301,9 @@ class _Requests(AsyncIterator[Any]):
 
 
 class _CallContext:
-    """The servicer context a streaming handler gets: ``read`` validates, ``write`` counts; the rest is
-    the real context's."""
+    """The servicer context a handler gets: ``read`` validates, ``write`` counts, ``abort`` adds the request
+    id to the trailers (grpc.aio sends the status inside ``abort``); the rest is the real context's.
+    """
 
     __slots__ = ("_call", "_context")
 
@@ -326,3 +325,15 @@ class _CallContext:
     async def write(self, message: Any) -> None:
         await self._context.write(message)
         self._call.sent()
+
+    async def abort(
+        self,
+        code: grpc.StatusCode,
+        details: str = "",
+        trailing_metadata: Iterable[tuple[str, str | bytes]] = (),
+    ) -> NoReturn:
+        handler_trailers = _metadata(trailing_metadata) or _metadata(
+            self._context.trailing_metadata()
+        )
+        await self._context.abort(code, details, self._call.trailers(handler_trailers))
+        raise AssertionError("context.abort returned")  # pragma: no cover
