@@ -43,6 +43,8 @@ from grpc_errgen.policy import (
 from grpc_errgen.status import Status, to_status
 from grpc_errgen.validation import invalid_message
 
+Handler = grpc.RpcMethodHandler  # a method's handler as grpcio hands it to interceptors
+
 LOGGER: Final = logging.getLogger("grpc_errgen")
 
 REQUEST_ID_KEY: Final = "x-request-id"
@@ -185,6 +187,37 @@ class Chain:
             else None
         )
         return ServerCall(self, full_method, policy, request_id, observation)
+
+
+class HandlerCache:
+    """The wrapped handler of each method, so that ``intercept_service`` costs a dict lookup per call.
+
+    Only methods of the generated tables are cached (the cache is bounded by them); a method the tables do not
+    know is wrapped for logging/metrics when those are on, else returned untouched.
+    """
+
+    def __init__(
+        self,
+        chain: Chain,
+        wrap: Callable[
+            [Chain, str, MethodPolicy | None, Handler[Any, Any]], Handler[Any, Any]
+        ],
+    ) -> None:
+        self._chain = chain
+        self._wrap = wrap
+        self._wrapped: dict[str, tuple[Handler[Any, Any], Handler[Any, Any]]] = {}
+
+    def get(self, full_method: str, handler: Handler[Any, Any]) -> Handler[Any, Any]:
+        cached = self._wrapped.get(full_method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        policy = self._chain.policy(full_method)
+        if policy is None and not self._chain.observer.enabled:
+            return handler
+        wrapped = self._wrap(self._chain, full_method, policy, handler)
+        if policy is not None:
+            self._wrapped[full_method] = (handler, wrapped)
+        return wrapped
 
 
 class ServerCall:

@@ -31,7 +31,7 @@ import grpc
 import grpc.aio
 
 from grpc_errgen import auth
-from grpc_errgen.chain import Chain, ServerCall, kind_of
+from grpc_errgen.chain import Chain, HandlerCache, ServerCall, kind_of
 from grpc_errgen.context import PRINCIPAL, REQUEST_ID, Principal
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
@@ -69,9 +69,7 @@ class ChainInterceptor(grpc.aio.ServerInterceptor):
     """Wraps each method handler in the chain; unknown methods only in logging/metrics (if on)."""
 
     def __init__(self, chain: Chain) -> None:
-        self._chain = chain
-        # Known methods only, so the cache is bounded by the generated tables.
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+        self._handlers = HandlerCache(chain, wrap_handler)
 
     async def intercept_service(
         self,
@@ -81,17 +79,7 @@ class ChainInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
-        full_method: str = handler_call_details.method
-        cached = self._wrapped.get(full_method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        policy = self._chain.policy(full_method)
-        if policy is None and not self._chain.observer.enabled:
-            return handler
-        wrapped = wrap_handler(self._chain, full_method, policy, handler)
-        if policy is not None:
-            self._wrapped[full_method] = (handler, wrapped)
-        return wrapped
+        return self._handlers.get(handler_call_details.method, handler)
 
 
 def wrap_handler(
