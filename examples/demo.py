@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
 from typing import Any
 
-import grpc
-from google.protobuf import text_format
+# grpc core's own INFO lines (connection shutdowns) would only clutter the demo's output.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+import grpc  # noqa: E402
+from google.protobuf import text_format  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
