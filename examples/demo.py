@@ -21,8 +21,8 @@ from typing import Any
 # grpc core's own INFO lines (connection shutdowns) would only clutter the demo's output.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-import grpc  # noqa: E402
-from google.protobuf import text_format  # noqa: E402
+import grpc
+from google.protobuf import text_format
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
