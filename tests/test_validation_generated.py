@@ -157,10 +157,20 @@ def test_bad_rules_are_reported_with_positions(
     assert "vbad/m.proto:5:" in problems
 
 
-def test_rules_on_skipped_message_are_reported(tmp_path: Path) -> None:
-    text = (
-        'syntax = "proto3";\npackage vskip;\nimport "grpc_errgen/options.proto";\n'
-        "message M {\n  option (errgen.message).skip = true;\n"
-        "  string f = 1 [(errgen.field).string.min_len = 1];\n}\n"
-    )
-    assert "marked skip" in _problems(tmp_path, "vskip/m.proto", text)
+def test_rules_on_skipped_message_never_apply(tmp_path: Path) -> None:
+    text = """
+        syntax = "proto3";
+        package vskip;
+        import "grpc_errgen/options.proto";
+        message M {
+          option (errgen.message).skip = true;
+          string f = 1 [(errgen.field).string.min_len = 1];
+        }
+        message Outer { M inner = 1; string g = 2 [(errgen.field).string.min_len = 1]; }
+    """
+    build(tmp_path, {"vskip/m.proto": text})
+    load("vskip.m_errgen")  # registers the validators
+    pb2 = load("vskip.m_pb2")
+    assert grpc_errgen.violations(pb2.M()) == []
+    found = grpc_errgen.violations(pb2.Outer(inner=pb2.M()))
+    assert [(v.field, v.rule) for v in found] == [("g", "string.min_len")]

@@ -786,24 +786,16 @@ def _read_message(
         python_class=_python_class(desc),
         function="validate_" + _python_class(desc).replace(".", "_"),
     )
-    for index, oneof_proto in enumerate(proto.oneof_decl):
+    for oneof_proto in proto.oneof_decl:
         oneof_options = _options(oneof_proto.options, options_pb2.oneof)
         if oneof_options is not None and oneof_options.required:
-            if skip:
-                reader.report(
-                    (*path, _MESSAGE_ONEOF, index),
-                    f"{desc.name} is marked skip: its oneof rules never apply",
-                )
             result.oneofs.append(OneofRules(name=oneof_proto.name, required=True))
     for index, field_proto in enumerate(proto.field):
         fd = desc.fields_by_name[field_proto.name]
         rules = _options(field_proto.options, options_pb2.field)
         f_path = (*path, _MESSAGE_FIELD, index, _FIELD_OPTIONS, _EXT)
         if rules is not None and skip:
-            reader.report(
-                f_path,
-                f"{desc.name} is marked skip: the rules on {fd.name} never apply",
-            )
+            # As protovalidate's `disabled`: the rules stay written (and checked above) but never apply.
             continue
         rules = rules if rules is not None else options_pb2.FieldRules()
         if rules.ignore == IGNORE_ALWAYS:
