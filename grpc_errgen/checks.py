@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import re2
 
@@ -48,9 +49,9 @@ class Pattern:
     """An RE2 pattern (ASCII ``\\d \\w \\s``, linear time) for unanchored search, compiled once.
 
     ``found`` and ``found_bytes`` are closures, not methods (a method adds a frame and attribute reads). Patterns
-    of the small subset in ``grpc_errgen.patterns`` (single-character atoms with quantifiers between optional
-    anchors, such as ``^[A-Z]{3}-[0-9]{4}$``) run as their exact Python ``re`` translation, bound once: ~0.25 us
-    a call on short text, with a proven bound on backtracking. Everything else runs on the RE2 binding's
+    of the small subset in ``grpc_errgen.patterns`` that start with ``^`` (single-character atoms with
+    quantifiers, such as ``^[A-Z]{3}-[0-9]{4}$``) run as their exact Python ``re`` translation, bound once:
+    ~0.25 us a call, with a proven bound on backtracking from their one start position. Everything else runs on the RE2 binding's
     ``RE2.Match`` (``re2``'s Python ``search`` builds match objects and costs ~5 us a call; the binding call
     itself costs ~0.7 us). ``engine`` says which: ``"re"`` or ``"re2"``.
     """
@@ -67,47 +68,55 @@ class Pattern:
         compiled = re2.compile(
             pattern, options=options
         )  # raises on what RE2 rejects, subset or not
+        re2_found, re2_found_bytes = _re2(compiled)
         translation = translate(pattern)
-        if translation is not None:
-            run = getattr(re.compile(translation.source), translation.method)
-            self.engine = "re"
-            self.found, self.found_bytes = _fast(run)
+        # Only anchored translations: they try one start position, so the bound on backtracking holds for any
+        # text. Unanchored, ``re`` would try every position and a pathological pattern costs 100x RE2.
+        if translation is None or translation.method == "search":
+            self.engine = "re2"
+            self.found, self.found_bytes = re2_found, re2_found_bytes
             return
-        match = compiled._regexp.Match
-        anywhere = _UNANCHORED
+        self.engine = "re"
+        self.found, self.found_bytes = _fast(
+            getattr(re.compile(translation.source), translation.method)
+        )
 
-        def found(text: str) -> bool:
-            """``pattern`` matches somewhere in ``text``."""
-            try:
-                data = text.encode()
-            except UnicodeEncodeError:  # lone surrogates: not in messages, in a str
-                data = text.encode("utf-8", "surrogatepass")
-            return match(anywhere, data, 0, len(data))[0][0] >= 0  # type: ignore[no-any-return]
 
-        def found_bytes(value: bytes) -> bool:
-            """``pattern`` matches somewhere in the UTF-8 text ``value`` (text that is not UTF-8 matches nothing)."""
-            try:
-                value.decode("utf-8")
-            except UnicodeDecodeError:
-                return False
-            return match(anywhere, value, 0, len(value))[0][0] >= 0  # type: ignore[no-any-return]
+def _re2(compiled: Any) -> tuple[Callable[[str], bool], Callable[[bytes], bool]]:
+    """``found`` and ``found_bytes`` over the RE2 binding's ``RE2.Match``, bound once."""
+    match = compiled._regexp.Match
+    anywhere = _UNANCHORED
 
-        self.engine = "re2"
-        self.found = found
-        self.found_bytes = found_bytes
+    def found(text: str) -> bool:
+        """``pattern`` matches somewhere in ``text``."""
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # lone surrogates: not in messages, in a str
+            data = text.encode("utf-8", "surrogatepass")
+        return match(anywhere, data, 0, len(data))[0][0] >= 0  # type: ignore[no-any-return]
+
+    def found_bytes(value: bytes) -> bool:
+        """``pattern`` matches somewhere in the UTF-8 text ``value`` (text that is not UTF-8 matches nothing)."""
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return match(anywhere, value, 0, len(value))[0][0] >= 0  # type: ignore[no-any-return]
+
+    return found, found_bytes
 
 
 def _fast(
     run: Callable[[str], re.Match[str] | None],
 ) -> tuple[Callable[[str], bool], Callable[[bytes], bool]]:
-    """``found`` and ``found_bytes`` over a translated pattern's bound ``search`` / ``match`` / ``fullmatch``."""
+    """``found`` and ``found_bytes`` over a translated pattern's bound ``match`` / ``fullmatch``."""
 
     def found(text: str) -> bool:
-        """The pattern matches somewhere in ``text``."""
+        """The pattern matches ``text`` (anchored at its start)."""
         return run(text) is not None
 
     def found_bytes(value: bytes) -> bool:
-        """The pattern matches somewhere in the UTF-8 text ``value`` (text that is not UTF-8 matches nothing)."""
+        """The pattern matches the UTF-8 text ``value`` (text that is not UTF-8 matches nothing)."""
         try:
             text = value.decode("utf-8")
         except UnicodeDecodeError:
