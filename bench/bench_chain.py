@@ -24,8 +24,10 @@ import cProfile
 import functools
 import importlib
 import logging
+import logging.handlers
 import os
 import pstats
+import queue
 import statistics
 import subprocess
 import sys
@@ -360,8 +362,12 @@ VARIANTS: Final = (
     "chain, metrics only",
     "chain, log only",
     "chain (full)",
+    "chain (full), QueueHandler",
 )
 FULL = "chain (full)"
+#: The full chain with the log handler behind a ``logging.handlers.QueueHandler`` (formatting and writing on a
+#: listener thread): the production setup docs/runtime.md recommends for busy servers.
+QUEUED = "chain (full), QueueHandler"
 
 
 def variant_interceptors(
@@ -375,8 +381,8 @@ def variant_interceptors(
         return [PassThrough()]
     if variant == "request-id trailer only":
         return [RequestIdOnly()]
-    log = variant in ("chain, log only", FULL)
-    metrics = registry if variant in ("chain, metrics only", FULL) else None
+    log = variant in ("chain, log only", FULL, QUEUED)
+    metrics = registry if variant in ("chain, metrics only", FULL, QUEUED) else None
     return grpc_errgen.server_interceptors(
         errgen, authenticate=authenticate, log=log, metrics=metrics
     )
@@ -402,7 +408,13 @@ def serve(
 def serve_variant(variant: str, generated: Generated, profile: bool) -> None:
     """``--serve VARIANT``: one server in this process, driven over stdin/stdout by the client process."""
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
-    log_to(devnull)
+    handler = log_to(devnull)
+    if variant == QUEUED:
+        logger = logging.getLogger("grpc_errgen")
+        logger.removeHandler(handler)
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        logger.addHandler(logging.handlers.QueueHandler(records))
+        logging.handlers.QueueListener(records, handler).start()
     registry = CollectorRegistry()
     profilers: list[cProfile.Profile] = []
 
