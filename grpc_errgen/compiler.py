@@ -9,6 +9,7 @@ rewritten (``--check`` writes nothing at all).
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ def find_protos(
 def _run_protoc(args: Sequence[str]) -> None:
     from grpc_tools import protoc
 
-    # protoc reports on stderr; capture it so the caller prints one clean block.
+    # protoc reports on stderr; capture it so that a failure is one clean block for the caller to print.
     with tempfile.TemporaryFile(mode="w+b") as captured:
         saved = os.dup(2)
         try:
@@ -74,6 +75,8 @@ def _run_protoc(args: Sequence[str]) -> None:
         output = captured.read().decode(errors="replace").strip()
     if status != 0:
         raise CompileError(output or f"protoc failed with status {status}")
+    if output:  # protoc's warnings (an unused import...): pass them on, as protoc would
+        print(output, file=sys.stderr)
 
 
 @dataclass
