@@ -1,8 +1,9 @@
 """Runs the example order service end to end on this machine and prints what happened.
 
-A sync ``grpc.server`` and a ``grpc.aio`` server, each behind the full generated chain (logging, metrics,
-error mapping, auth, validation), called by typed clients: successes, validation errors with field
-violations, declared errors, mapped exceptions, retries, auth failures and streams.
+A sync ``grpc.server`` (``server.py``) and a ``grpc.aio`` server (``aio_server.py``), each behind the full
+generated chain (logging, metrics, error mapping, auth, validation), called by the typed client
+(``client.py``): successes, validation errors with field violations, declared errors, mapped exceptions,
+retries, auth failures and streams.
 
     grpc-errgen generate && python examples/demo.py
 """
@@ -13,221 +14,45 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
-from concurrent import futures
 from pathlib import Path
-from typing import Any
 
 # grpc core's own INFO lines (connection shutdowns) would only clutter the demo's output.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-import grpc
-from google.protobuf import text_format
+from prometheus_client import CollectorRegistry, generate_latest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import grpc_errgen
-import grpc_errgen.aio
-from grpc_errgen import errors
-from shop.v1 import orders_errgen, orders_pb2, orders_pb2_grpc
-from shop_service import (
-    AsyncOrderService,
-    OrderService,
-    Store,
-    authenticate,
-    authenticate_async,
-)
-
-GOOD = orders_pb2.CreateOrderRequest(
-    customer_email="alice@example.com",
-    items=[orders_pb2.LineItem(sku="ABC-1234", quantity=2)],
-    currency=orders_pb2.CURRENCY_EUR,
-    shipping=orders_pb2.Address(line1="1 Main St", country="FR"),
-    card_token="tok_12345678",
-)
-BAD = orders_pb2.CreateOrderRequest(
-    customer_email="not-an-email",
-    items=[orders_pb2.LineItem(sku="abc", quantity=0)],
-    shipping=orders_pb2.Address(line1="", country="France"),
-    labels={"": "x"},
-)
-
-
-def show(title: str, call: Callable[[], Any]) -> Any:
-    """Run one client call and print its outcome the way a user would see it."""
-    try:
-        result = call()
-    except errors.ValidationError as error:
-        print(
-            f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}"
-        )
-        for violation in error.violations:
-            print(f"      {violation.field}: {violation.message} [{violation.rule}]")
-        return None
-    except errors.RpcException as error:
-        extra = f" metadata={error.metadata}" if error.metadata else ""
-        print(
-            f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}{extra}"
-        )
-        return None
-    if isinstance(result, list):
-        summary = f"{len(result)} message(s)"
-    else:
-        summary = text_format.MessageToString(result, as_one_line=True)
-    print(f"  {title}: OK {summary}")
-    return result
+import aio_server
+import client
+import server
 
 
 def run_sync() -> None:
-    from prometheus_client import CollectorRegistry, generate_latest
-
     print("== sync grpc.server")
     registry = CollectorRegistry()
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8),
-        interceptors=grpc_errgen.server_interceptors(
-            orders_errgen, authenticate=authenticate, metrics=registry
-        ),
-    )
-    orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderService(Store()), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    target = f"127.0.0.1:{port}"
-    options = grpc_errgen.channel_options(orders_errgen)
-
-    channels: list[grpc.Channel] = []
-
-    def stub(token: str | None) -> orders_pb2_grpc.OrderServiceStub:
-        interceptors = [*grpc_errgen.client_interceptors(orders_errgen)]
-        if token:
-            interceptors = [*grpc_errgen.bearer_token(token), *interceptors]
-        channels.append(grpc.insecure_channel(target, options=options))
-        channel = grpc.intercept_channel(channels[-1], *interceptors)
-        return orders_pb2_grpc.OrderServiceStub(channel)
-
-    alice, bob, nobody = stub("alice-token"), stub("bob-token"), stub(None)
-    order = show("CreateOrder", lambda: alice.CreateOrder(GOOD))
-    show("CreateOrder (invalid request)", lambda: alice.CreateOrder(BAD))
-    out_of_stock = orders_pb2.CreateOrderRequest()
-    out_of_stock.CopyFrom(GOOD)
-    out_of_stock.items[0].sku = "ZZZ-0001"
-    show("CreateOrder (declared error)", lambda: alice.CreateOrder(out_of_stock))
-    exploding = orders_pb2.CreateOrderRequest()
-    exploding.CopyFrom(GOOD)
-    exploding.card_token = "boom-boom"
-    show("CreateOrder (handler bug)", lambda: alice.CreateOrder(exploding))
-    show("CreateOrder (no token)", lambda: nobody.CreateOrder(GOOD))
-    show("CreateOrder (missing scope)", lambda: bob.CreateOrder(GOOD))
-    if order is not None:
-        show(
-            "GetOrder (busy twice, retried by the channel)",
-            lambda: alice.GetOrder(orders_pb2.GetOrderRequest(id=order.id)),
-        )
-    show(
-        "GetOrder (unknown id)",
-        lambda: alice.GetOrder(orders_pb2.GetOrderRequest(id="ord-999")),
-    )
-    show(
-        "ListOrders (server stream, no auth needed)",
-        lambda: list(
-            nobody.ListOrders(
-                orders_pb2.ListOrdersRequest(customer_email="alice@example.com")
-            )
-        ),
-    )
-
-    def uploads(items: list[tuple[str, int]]) -> Iterator[orders_pb2.ItemUpload]:
-        for sku, quantity in items:
-            yield orders_pb2.ItemUpload(
-                order_id=order.id if order else "ord-1",
-                item=orders_pb2.LineItem(sku=sku, quantity=quantity),
-            )
-
-    show(
-        "UploadItems (client stream)",
-        lambda: alice.UploadItems(uploads([("ABC-0001", 1), ("ABC-0002", 3)])),
-    )
-    show(
-        "UploadItems (bad 2nd message)",
-        lambda: alice.UploadItems(uploads([("ABC-0001", 1), ("bad", 0)])),
-    )
-    show(
-        "TrackOrders (bidi, unknown order mid-stream)",
-        lambda: list(
-            alice.TrackOrders(
-                iter(
-                    [
-                        orders_pb2.TrackRequest(order_id=order.id if order else "x"),
-                        orders_pb2.TrackRequest(order_id="ord-404"),
-                    ]
-                )
-            )
-        ),
-    )
-    handled = [
-        line
-        for line in generate_latest(registry).decode().splitlines()
-        if line.startswith("grpc_server_handled_total{")
-    ]
+    sync_server, port = server.start(0, metrics=registry)
+    client.run(f"127.0.0.1:{port}")
     print("  metrics:")
-    for line in handled:
-        print(f"      {line}")
-    for channel in channels:
-        channel.close()
-    server.stop(None)
+    for line in generate_latest(registry).decode().splitlines():
+        if line.startswith("grpc_server_handled_total{"):
+            print(f"      {line}")
+    sync_server.stop(None)
 
 
 async def run_aio() -> None:
     print("== grpc.aio server")
-    server = grpc.aio.server(
-        interceptors=grpc_errgen.aio.server_interceptors(
-            orders_errgen, authenticate=authenticate_async
-        )
-    )
-    orders_pb2_grpc.add_OrderServiceServicer_to_server(
-        AsyncOrderService(Store()), server
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    interceptors = [
-        *grpc_errgen.aio.bearer_token("alice-token"),
-        *grpc_errgen.aio.client_interceptors(orders_errgen),
-    ]
-    async with grpc.aio.insecure_channel(
-        f"127.0.0.1:{port}",
-        interceptors=interceptors,
-        options=grpc_errgen.channel_options(orders_errgen),
-    ) as channel:
-        stub = orders_pb2_grpc.OrderServiceStub(channel)
-        for title, request in (
-            ("CreateOrder", GOOD),
-            ("CreateOrder (invalid request)", BAD),
-        ):
-            try:
-                order = await stub.CreateOrder(request)
-                print(f"  {title}: OK id={order.id}")
-            except errors.ValidationError as error:
-                print(f"  {title}: {type(error).__name__}: {error.details()}")
-                for violation in error.violations:
-                    print(
-                        f"      {violation.field}: {violation.message} [{violation.rule}]"
-                    )
-        try:
-            await stub.GetOrder(orders_pb2.GetOrderRequest(id="ord-999"))
-        except orders_errgen.OrderNotFound as error:
-            print(
-                f"  GetOrder (unknown id): {type(error).__name__} {error.code().name}: {error.details()} {error.metadata}"
-            )
-    await server.stop(None)
+    aio, port = await aio_server.start(0)
+    await client.run_aio(f"127.0.0.1:{port}")
+    await aio.stop(None)
 
 
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="      log %(levelname)s %(message)s"
     )
-    logging.getLogger("grpc_errgen").setLevel(
-        logging.WARNING
-    )  # one INFO line per call is too chatty for a demo
+    # One INFO record per call is too chatty for a demo: show the server's warnings and errors only.
+    logging.getLogger("grpc_errgen").setLevel(logging.WARNING)
     run_sync()
     asyncio.run(run_aio())
 

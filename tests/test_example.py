@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
 import grpc
@@ -19,38 +18,18 @@ from grpc_errgen import errors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
+import aio_server
+import server
+from client import GOOD
 from shop.v1 import orders_errgen, orders_pb2, orders_pb2_grpc
-from shop_service import (
-    AsyncOrderService,
-    OrderService,
-    Store,
-    authenticate,
-    authenticate_async,
-)
-
-GOOD = orders_pb2.CreateOrderRequest(
-    customer_email="alice@example.com",
-    items=[orders_pb2.LineItem(sku="ABC-1234", quantity=2)],
-    currency=orders_pb2.CURRENCY_EUR,
-    shipping=orders_pb2.Address(line1="1 Main St", country="FR"),
-    card_token="tok_12345678",
-)
 
 
 @pytest.fixture(scope="module")
 def sync_target() -> Iterator[tuple[str, CollectorRegistry]]:
     registry = CollectorRegistry()
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8),
-        interceptors=grpc_errgen.server_interceptors(
-            orders_errgen, authenticate=authenticate, metrics=registry
-        ),
-    )
-    orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderService(Store()), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
+    sync_server, port = server.start(0, metrics=registry)
     yield f"127.0.0.1:{port}", registry
-    server.stop(None)
+    sync_server.stop(None)
 
 
 def typed_stub(
@@ -175,16 +154,7 @@ def test_plain_grpcio_client_reads_the_details(
 
 
 async def test_aio_example_end_to_end() -> None:
-    server = grpc.aio.server(
-        interceptors=grpc_errgen.aio.server_interceptors(
-            orders_errgen, authenticate=authenticate_async, log=False
-        )
-    )
-    orders_pb2_grpc.add_OrderServiceServicer_to_server(
-        AsyncOrderService(Store()), server
-    )
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
+    aio, port = await aio_server.start(0)
     try:
         interceptors = [
             *grpc_errgen.aio.bearer_token("alice-token"),
@@ -213,7 +183,7 @@ async def test_aio_example_end_to_end() -> None:
             ]
             assert len(listed) == 1
     finally:
-        await server.stop(None)
+        await aio.stop(None)
 
 
 def test_non_ascii_field_paths_travel(
