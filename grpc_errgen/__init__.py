@@ -10,15 +10,23 @@ from grpc_errgen.auth import bearer_token
 from grpc_errgen.breaker import CircuitBreaker
 from grpc_errgen.client import channel_options, client_interceptors
 from grpc_errgen.context import Principal, current_principal, current_request_id
-from grpc_errgen.errors import RpcException, ValidationError, Violation
+from grpc_errgen.errors import (
+    FieldPathElement,
+    RpcException,
+    ValidationError,
+    ValidationRuntimeError,
+    Violation,
+)
 from grpc_errgen.server import server_interceptors
 from grpc_errgen.validation import validate, violations
 
 __all__ = [
     "CircuitBreaker",
+    "FieldPathElement",
     "Principal",
     "RpcException",
     "ValidationError",
+    "ValidationRuntimeError",
     "Violation",
     "bearer_token",
     "channel_options",

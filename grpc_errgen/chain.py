@@ -29,6 +29,7 @@ from grpc_errgen.errors import (
     Internal,
     RpcException,
     ValidationError,
+    ValidationRuntimeError,
     default_message,
     for_code,
 )
@@ -52,6 +53,8 @@ REQUEST_ID_KEY: Final = "x-request-id"
 MAX_REQUEST_ID_LENGTH: Final = 128
 
 INTERNAL_MESSAGE: Final = "internal error"
+#: What the client is told when a rule could not be evaluated (the cause goes to the log only).
+VALIDATION_FAILED_MESSAGE: Final = "validation failed"
 
 Trailers = tuple[tuple[str, str | bytes], ...]
 MetadataPairs = Sequence[tuple[str, str | bytes]]
@@ -268,7 +271,16 @@ class ServerCall:
         policy = self.policy
         if policy is None or policy.validator is None or not self.chain.validate:
             return
-        found = policy.validator(request)
+        try:
+            found = policy.validator(request)
+        except ValidationRuntimeError as exc:
+            LOGGER.error(
+                "%s: validation failed: %r; request_id=%s",
+                self.full_method,
+                exc,
+                self.request_id,
+            )
+            raise self.reject(Internal(VALIDATION_FAILED_MESSAGE)) from exc
         if found:
             message = invalid_message(policy.request_type, len(found))
             raise self.reject(ValidationError(found, message))

@@ -16,25 +16,49 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import re2
 
-from grpc_errgen.errors import Violation
+from grpc_errgen.errors import FieldPath, ValidationRuntimeError, Violation
 from grpc_errgen.patterns import translate
 
 # -- paths -------------------------------------------------------------------------------------------------
 
 
-def nest(out: list[Violation], prefix: str, found: list[Violation]) -> None:
-    """Append the violations of a nested message, their paths under ``prefix`` (``items[0]`` + ``sku``)."""
+def nest(
+    out: list[Violation],
+    prefix: str,
+    found: list[Violation],
+    prefix_path: FieldPath = (),
+) -> None:
+    """Append the violations of a nested message, their paths under ``prefix`` (``items[0]`` + ``sku``) and
+    their structured paths under ``prefix_path``."""
     for violation in found:
         path = f"{prefix}.{violation.field}" if violation.field else prefix
-        out.append(Violation(path, violation.rule, violation.message))
+        out.append(
+            Violation(
+                path,
+                violation.rule,
+                violation.message,
+                prefix_path + violation.field_path,
+                violation.rule_path,
+                violation.for_key,
+            )
+        )
 
 
-def at(path: str, violation: Violation) -> Violation:
-    """``violation`` (built once, at import, without a path) for the element at ``path``."""
-    return Violation(path, violation.rule, violation.message)
+def at(path: str, violation: Violation, prefix_path: FieldPath = ()) -> Violation:
+    """``violation`` (built once, at import, without the dynamic part of its path) for the element at
+    ``path``; ``prefix_path`` goes before the structured path it was built with."""
+    return Violation(
+        path,
+        violation.rule,
+        violation.message,
+        prefix_path + violation.field_path,
+        violation.rule_path,
+        violation.for_key,
+    )
 
 
 def key(value: str) -> str:
@@ -96,11 +120,8 @@ def _re2(compiled: Any) -> tuple[Callable[[str], bool], Callable[[bytes], bool]]
         return match(anywhere, data, 0, len(data))[0][0] >= 0  # type: ignore[no-any-return]
 
     def found_bytes(value: bytes) -> bool:
-        """``pattern`` matches somewhere in the UTF-8 text ``value`` (text that is not UTF-8 matches nothing)."""
-        try:
-            value.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
+        """``pattern`` matches somewhere in the UTF-8 text ``value``."""
+        _require_utf8(value)
         return match(anywhere, value, 0, len(value))[0][0] >= 0  # type: ignore[no-any-return]
 
     return found, found_bytes
@@ -116,17 +137,23 @@ def _fast(
         return run(text) is not None
 
     def found_bytes(value: bytes) -> bool:
-        """The pattern matches the UTF-8 text ``value`` (text that is not UTF-8 matches nothing)."""
-        try:
-            text = value.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-        return run(text) is not None
+        """The pattern matches the UTF-8 text ``value``."""
+        return run(_require_utf8(value)) is not None
 
     return found, found_bytes
 
 
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+
+
+def _require_utf8(value: bytes) -> str:
+    """``value`` as text; bytes that are not UTF-8 cannot be matched: a runtime error, as in protovalidate."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationRuntimeError(
+            "bytes.pattern: the value is not valid UTF-8"
+        ) from None
 
 
 def regex(pattern: str) -> Pattern:
@@ -223,9 +250,10 @@ def is_email(value: str) -> bool:
 
 
 def is_hostname(value: str) -> bool:
-    if not value or len(value) > 253:
-        return False
+    """RFC 1123 host names; one trailing dot (a fully-qualified name) is allowed on top of 253 characters."""
     name = value[:-1] if value.endswith(".") else value
+    if not name or len(name) > 253:
+        return False
     labels = name.split(".")
     for label in labels:
         if len(label) > 63 or _LABEL.fullmatch(label) is None:
@@ -240,8 +268,9 @@ def is_ipv4(value: str) -> bool:
 
 
 def is_ipv6(value: str) -> bool:
-    address, _, zone = value.partition("%")
-    if "%" in value and not zone:
+    """An IPv6 address, optionally with a zone id (``fe80::1%eth0``: any text but NUL after the ``%``)."""
+    address, percent, zone = value.partition("%")
+    if percent and (not zone or "\x00" in zone):
         return False
     if not re.fullmatch(r"[0-9A-Fa-f:.]+", address, re.ASCII):
         return False
@@ -349,34 +378,49 @@ _HIER = rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_ROOTLESS}|)"
 _RELATIVE = rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|{_PATH_ABSOLUTE}|{_PATH_NOSCHEME}|)"
 _URI = re.compile(rf"{_SCHEME}:{_HIER}(?:\?{_QUERY})?(?:#{_QUERY})?", re.ASCII)
 _RELATIVE_REF = re.compile(rf"{_RELATIVE}(?:\?{_QUERY})?(?:#{_QUERY})?", re.ASCII)
-_AUTHORITY_HOST = re.compile(rf"//(?:{_USERINFO}@)?({_IP_LITERAL})", re.ASCII)
+_AUTHORITY_HOST = re.compile(
+    rf"//(?:{_USERINFO}@)?({_IP_LITERAL}|{_REG_NAME})", re.ASCII
+)
+_IPV_FUTURE = re.compile(rf"[vV][0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+", re.ASCII)
+_ZONE_ID = re.compile(rf"(?:[{_UNRESERVED}]|{_PCT})+", re.ASCII)
 
 
-def _ip_literal_ok(value: str) -> bool:
-    """An ``[...]`` host inside a URI holds an IPv6 address (zone as ``%25``) or an ``IPvFuture``."""
-    start = value.find("//")
-    match = _AUTHORITY_HOST.match(value, start) if start >= 0 else None
+def _decodes_to_utf8(text: str) -> bool:
+    """``text``, percent-decoded, is UTF-8 (its ``%XX`` escapes were already checked by the grammar)."""
+    try:
+        unquote_to_bytes(text).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _host_ok(value: str, start: int) -> bool:
+    """The host of the authority at ``start`` (when there is one): a reg-name percent-decodes to UTF-8; an
+    ``[...]`` literal holds an IPv6 address (zone id as ``%25`` + RFC 6874 characters, UTF-8 once decoded)
+    or an ``IPvFuture``."""
+    match = _AUTHORITY_HOST.match(value, start)
     if match is None:
         return True
-    inner = match.group(1)[1:-1]
-    if re.fullmatch(
-        rf"[vV][0-9A-Fa-f]+\.[{_UNRESERVED}{_SUB_DELIMS}:]+", inner, re.ASCII
-    ):
+    host = match.group(1)
+    if not host.startswith("["):
+        return "%" not in host or _decodes_to_utf8(host)
+    inner = host[1:-1]
+    if _IPV_FUTURE.fullmatch(inner) is not None:
         return True
-    address, _, zone = inner.partition("%25")
-    if "%25" in inner and not zone:
+    address, percent, zone = inner.partition("%25")
+    if percent and (_ZONE_ID.fullmatch(zone) is None or not _decodes_to_utf8(zone)):
         return False
-    return is_ipv6(address) and "%" not in address
+    return "%" not in address and is_ipv6(address)
 
 
 def is_uri(value: str) -> bool:
-    return _URI.fullmatch(value) is not None and _ip_literal_ok(value)
+    return _URI.fullmatch(value) is not None and _host_ok(value, value.find(":") + 1)
 
 
 def is_uri_ref(value: str) -> bool:
     if _URI.fullmatch(value) is not None:
-        return _ip_literal_ok(value)
-    return _RELATIVE_REF.fullmatch(value) is not None and _ip_literal_ok(value)
+        return _host_ok(value, value.find(":") + 1)
+    return _RELATIVE_REF.fullmatch(value) is not None and _host_ok(value, 0)
 
 
 # -- small helpers of generated code -----------------------------------------------------------------------

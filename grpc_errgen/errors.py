@@ -232,13 +232,85 @@ def default_message(code: grpc.StatusCode) -> str:
     return _DEFAULT_MESSAGES[code]
 
 
+#: ``FieldPathElement.type`` values whose map keys are unsigned (``uint_key`` in protovalidate's paths).
+#: TYPE_UINT64, TYPE_FIXED64, TYPE_FIXED32, TYPE_UINT32.
+UNSIGNED_KEY_TYPES: frozenset[int] = frozenset({4, 6, 7, 13})
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPathElement:
+    """One step of a structured path, shaped like protovalidate's ``buf.validate.FieldPathElement``.
+
+    ``name`` and ``number`` name a field (``number`` is None on a oneof, which protovalidate names only);
+    ``type`` is its ``google.protobuf.FieldDescriptorProto.Type`` number (a map field is TYPE_MESSAGE, 11).
+    A repeated field's element carries its ``index``; a map field's element carries ``key_type`` and
+    ``value_type`` and the entry's ``key`` (bool, int or str). Generated code builds the static part once,
+    at import, and adds the subscript with ``at_index`` / ``at_key``.
+    """
+
+    name: str
+    number: int | None = None
+    type: int | None = None
+    key_type: int | None = None
+    value_type: int | None = None
+    index: int | None = None
+    key: bool | int | str | None = None
+
+    def at_index(self, index: int) -> FieldPathElement:
+        """This repeated field's element at ``index``."""
+        return FieldPathElement(self.name, self.number, self.type, index=index)
+
+    def at_key(self, key: bool | int | str) -> FieldPathElement:
+        """This map field's element at ``key``."""
+        return FieldPathElement(
+            self.name, self.number, self.type, self.key_type, self.value_type, key=key
+        )
+
+    @property
+    def subscript(self) -> tuple[str, bool | int | str] | None:
+        """The subscript as protovalidate names it: ``("index", 0)``, ``("string_key", "k")``, ``("uint_key",
+        7)``, ``("int_key", -1)``, ``("bool_key", True)``; None without one."""
+        if self.index is not None:
+            return ("index", self.index)
+        key = self.key
+        if key is None:
+            return None
+        if isinstance(key, bool):
+            return ("bool_key", key)
+        if isinstance(key, int):
+            unsigned = self.key_type in UNSIGNED_KEY_TYPES
+            return ("uint_key" if unsigned else "int_key", key)
+        return ("string_key", key)
+
+
+FieldPath = tuple[FieldPathElement, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One broken rule: ``field`` is a path like ``items[0].sku``, ``rule`` a rule id like ``string.min_len``."""
+    """One broken rule: ``field`` is a path like ``items[0].sku``, ``rule`` a rule id like ``string.min_len``.
+
+    The structured form protovalidate reports rides along: ``field_path`` (the same path as elements, from
+    the validated message down), ``rule_path`` (where the rule sits, from ``buf.validate.FieldRules`` down,
+    e.g. ``string`` > ``min_len``; empty for a message-level rule) and ``for_key`` (the violation is about a
+    map entry's key, not its value).
+    """
 
     field: str
     rule: str
     message: str
+    field_path: FieldPath = ()
+    rule_path: FieldPath = ()
+    for_key: bool = False
+
+
+class ValidationRuntimeError(Exception):
+    """Validation could not decide: a rule failed to evaluate (``pattern`` on bytes that are not UTF-8, a CEL
+    overflow, a message whose rules were refused at generation time).
+
+    Raised by ``validate()`` / ``violations()`` and by generated validators; it is not a status: the server
+    stage answers INTERNAL "validation failed" and logs the cause, never sending it to the client.
+    """
 
 
 class ValidationError(InvalidArgument):
@@ -269,6 +341,8 @@ __all__ = [
     "DataLoss",
     "DeadlineExceeded",
     "FailedPrecondition",
+    "FieldPath",
+    "FieldPathElement",
     "Internal",
     "InvalidArgument",
     "NotFound",
@@ -281,6 +355,7 @@ __all__ = [
     "Unimplemented",
     "Unknown",
     "ValidationError",
+    "ValidationRuntimeError",
     "Violation",
     "default_message",
     "for_code",

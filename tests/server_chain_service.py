@@ -45,6 +45,8 @@ message Req {
   int32 count = 2;
   string name = 3 [(errgen.field).string.min_len = 3];
   repeated string tags = 4 [(errgen.field).repeated.items.string.max_len = 2];
+  // A pattern on bytes that are not UTF-8 cannot be evaluated: a validation runtime error.
+  bytes blob = 5 [(errgen.field).bytes.pattern = "^[a-z]*$"];
 }
 
 message Resp {

@@ -466,3 +466,28 @@ async def test_metrics_count_every_outcome(generated: Generated) -> None:
     }
     assert registry.get_sample_value("grpc_server_msg_sent_total", labels) == 2
     assert registry.get_sample_value("grpc_server_msg_received_total", labels) == 3
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+async def test_a_rule_that_cannot_be_evaluated_fails_the_call_as_internal(
+    service: Any,
+    generated: Generated,
+    arity: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stub, servicer = service
+    rid = f"rid-runtime-{arity}"
+    with caplog.at_level(logging.ERROR, logger="grpc_errgen"):
+        outcome = await invoke(
+            stub, generated.pb2, arity, blob=b"\xff", metadata=(("x-request-id", rid),)
+        )
+    assert outcome.error.code() == grpc.StatusCode.INTERNAL
+    assert outcome.error.details() == "validation failed"
+    assert "UTF-8" not in str(outcome.trailers)
+    assert any(
+        "validation failed" in r.getMessage()
+        and "not valid UTF-8" in r.getMessage()
+        and rid in r.getMessage()
+        for r in caplog.records
+    )
+    assert [name for seen_rid, name in servicer.seen if seen_rid == rid] == []

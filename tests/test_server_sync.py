@@ -562,3 +562,28 @@ def test_methods_unknown_to_the_tables_pass_through(generated: Generated) -> Non
         server.stop(None)
     assert raised.value.code() == grpc.StatusCode.UNKNOWN
     assert "plain grpcio handling" in raised.value.details()
+
+
+@pytest.mark.parametrize("arity", ARITIES)
+def test_a_rule_that_cannot_be_evaluated_fails_the_call_as_internal(
+    service: Any,
+    generated: Generated,
+    arity: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stub, servicer = service
+    rid = f"rid-runtime-{arity}"
+    with caplog.at_level(logging.ERROR, logger="grpc_errgen"):
+        outcome = invoke(
+            stub, generated.pb2, arity, blob=b"\xff", metadata=(("x-request-id", rid),)
+        )
+    assert outcome.error.code() == grpc.StatusCode.INTERNAL
+    assert outcome.error.details() == "validation failed"
+    assert "UTF-8" not in str(outcome.trailers)
+    assert any(
+        "validation failed" in r.getMessage()
+        and "not valid UTF-8" in r.getMessage()
+        and rid in r.getMessage()
+        for r in caplog.records
+    )
+    assert [name for seen_rid, name in servicer.seen if seen_rid == rid] == []
