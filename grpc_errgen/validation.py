@@ -9,15 +9,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from grpc_errgen.errors import ValidationError, Violation
+from grpc_errgen.errors import ValidationError, ValidationRuntimeError, Violation
 from grpc_errgen.policy import Validator
 
 _VALIDATORS: dict[str, Validator] = {}
+_REFUSED: dict[str, str] = {}
 
 
 def register(full_name: str, validator: Validator) -> None:
     """Called by generated modules at import: ``validator`` checks messages of type ``full_name``."""
     _VALIDATORS[full_name] = validator
+
+
+def refuse(full_name: str, diagnostic: str) -> None:
+    """Called by modules generated with ``invalid_messages=refuse``: the rules of ``full_name`` did not compile
+    (``diagnostic`` says why). Validating such a message raises ``ValidationRuntimeError``: it fails closed.
+    """
+    _REFUSED[full_name] = diagnostic
+
+    def refused(message: Any) -> list[Violation]:
+        raise ValidationRuntimeError(
+            f"the rules of {full_name} were refused at generation time: {diagnostic}"
+        )
+
+    _VALIDATORS[full_name] = refused
+
+
+def refusal(full_name: str) -> str | None:
+    """Why the rules of ``full_name`` were refused at generation time, or None."""
+    return _REFUSED.get(full_name)
 
 
 def validator_for(full_name: str) -> Validator | None:
