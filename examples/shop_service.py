@@ -27,6 +27,18 @@ def authenticate(token: str, method: str) -> Principal | None:
     return TOKENS.get(token)
 
 
+#: Ids from the caller are cut to this length before they go into an error (``TrackRequest.order_id`` has no
+#: ``max_len``): never echo unbounded input into a status.
+MAX_ECHOED_ID = 64
+
+
+def echoed(order_id: str) -> str:
+    """``order_id`` as it may appear in an error: at most ``MAX_ECHOED_ID`` characters."""
+    return (
+        order_id if len(order_id) <= MAX_ECHOED_ID else order_id[:MAX_ECHOED_ID] + "..."
+    )
+
+
 async def authenticate_async(token: str, method: str) -> Principal | None:
     return TOKENS.get(token)
 
@@ -62,7 +74,9 @@ class Store:
     def get(self, order_id: str) -> orders_pb2.Order:
         with self._lock:
             if order_id not in self._orders:
-                raise orders_errgen.OrderNotFound(metadata={"order_id": order_id})
+                raise orders_errgen.OrderNotFound(
+                    metadata={"order_id": echoed(order_id)}
+                )
             if self._busy.get(order_id, 0) > 0:
                 self._busy[order_id] -= 1
                 raise orders_errgen.InventoryBusy()
@@ -126,7 +140,8 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):
             )
             if order is None:
                 raise orders_errgen.OrderNotFound(
-                    f"no order {request.order_id} (request {current_request_id()})"
+                    f"no such order (request {current_request_id()})",
+                    metadata={"order_id": echoed(request.order_id)},
                 )
             yield orders_pb2.OrderEvent(order_id=order.id, status=order.status)
 

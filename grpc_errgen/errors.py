@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, ClassVar, NoReturn
 
 import grpc
+from google.protobuf.message import Message as ProtoMessage
 
 Metadata = tuple[tuple[str, str | bytes], ...]
 
@@ -29,12 +30,18 @@ class RpcException(grpc.RpcError):
     default_message: ClassVar[str] = ""
     #: A declared error marked ``retryable``: the client may try the call again.
     retryable: ClassVar[bool] = False
+    #: Seconds the caller should wait before trying again (``google.rpc.RetryInfo`` and the
+    #: ``grpc-retry-pushback-ms`` trailer), or None. Generated classes set it from ``(errgen.error).retry_delay``;
+    #: ``retry_delay=`` on construction overrides it; on the client it is what the server sent.
+    retry_delay: float | None = None
 
     def __init__(
         self,
         message: str | None = None,
         *,
         metadata: Mapping[str, str] | None = None,
+        details: Iterable[ProtoMessage] = (),
+        retry_delay: float | None = None,
         code: grpc.StatusCode | None = None,
         trailing_metadata: Iterable[tuple[str, str | bytes]] = (),
     ) -> None:
@@ -44,6 +51,17 @@ class RpcException(grpc.RpcError):
             else self.default_message or default_message(self.code_for(code))
         )
         self.metadata: dict[str, str] = dict(metadata or {})
+        #: Server side: the extra google.rpc detail messages to send (``LocalizedMessage``, ``QuotaFailure``,
+        #: ``PreconditionFailure``, ``ResourceInfo``, ``Help``...). Client side: every detail message received
+        #: (``ErrorInfo``, ``RetryInfo`` and ``BadRequest`` included; types this process does not know stay
+        #: ``google.protobuf.Any``).
+        self.error_details: list[ProtoMessage] = list(details)
+        if retry_delay is not None:
+            if not retry_delay >= 0:  # also refuses NaN
+                raise ValueError(
+                    f"retry_delay must be >= 0 seconds, not {retry_delay!r}"
+                )
+            self.retry_delay = float(retry_delay)
         self._code = code
         self._trailing_metadata: Metadata = tuple(trailing_metadata)
         super().__init__(self._message)
@@ -322,6 +340,8 @@ class ValidationError(InvalidArgument):
         message: str | None = None,
         *,
         metadata: Mapping[str, str] | None = None,
+        details: Iterable[ProtoMessage] = (),
+        retry_delay: float | None = None,
         code: grpc.StatusCode | None = None,
         trailing_metadata: Iterable[tuple[str, str | bytes]] = (),
     ) -> None:
@@ -329,7 +349,12 @@ class ValidationError(InvalidArgument):
         if message is None:
             message = f"{len(self.violations)} violation(s)"
         super().__init__(
-            message, metadata=metadata, code=code, trailing_metadata=trailing_metadata
+            message,
+            metadata=metadata,
+            details=details,
+            retry_delay=retry_delay,
+            code=code,
+            trailing_metadata=trailing_metadata,
         )
 
 

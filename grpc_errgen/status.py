@@ -10,12 +10,14 @@ reads them back into the same exception classes.
 from __future__ import annotations
 
 import base64
+import datetime
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, descriptor_pool, message_factory
+from google.protobuf.message import Message as ProtoMessage
 from google.rpc import error_details_pb2, status_pb2
 
 from grpc_errgen.errors import (
@@ -28,14 +30,26 @@ from grpc_errgen.errors import (
 
 DETAILS_KEY = "grpc-status-details-bin"
 JSON_DETAILS_KEY = "error-details"
-#: What the details trailers may take together. grpcio clients refuse trailer blocks above 8 KiB (at random
-#: between 8 and 16 KiB), and the message and other trailers need room too.
-DETAILS_BUDGET = 7000
+#: The trailer gRPC's native retries read: how long to wait before the next attempt, in milliseconds.
+PUSHBACK_KEY = "grpc-retry-pushback-ms"
+#: What a status the chain sends may take, all its trailers together, counted as HTTP/2 does (name + value
+#: as sent + 32 per entry; binary values base64-encoded, the message percent-encoded). grpcio clients refuse
+#: trailer blocks above 8 KiB (at random between 8 and 16 KiB).
+TRAILERS_BUDGET = 7000
+#: Kept free within the budget for what the chain adds to a status: ``grpc-status`` and the request id echo.
+RESERVED = 256
+#: The longest message sent, in bytes as ``grpc-message`` carries it (percent-encoded); longer ones are cut.
+MESSAGE_LIMIT = 1024
+#: What a cut message ends with.
+MESSAGE_CUT = " ... (message cut)"
+#: What the message says when details or trailers were left out to fit the budget.
+DETAILS_CUT = " (details cut to fit the trailer limit)"
+#: What a cut ErrorInfo metadata value ends with.
+VALUE_CUT = "..."
 #: The ErrorInfo domain of the plain status classes (``errors.NotFound(...)``), whose reason is the code's name.
 STATUS_DOMAIN = "grpc-errgen"
 
-_ERROR_INFO = error_details_pb2.ErrorInfo.DESCRIPTOR.full_name
-_BAD_REQUEST = error_details_pb2.BadRequest.DESCRIPTOR.full_name
+Trailer = tuple[str, str | bytes]
 
 
 class Status(NamedTuple):
@@ -46,7 +60,9 @@ class Status(NamedTuple):
     trailing_metadata: Metadata
 
 
-def _pack(message: Any) -> any_pb2.Any:
+def _pack(message: ProtoMessage) -> any_pb2.Any:
+    if isinstance(message, any_pb2.Any):
+        return message
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
@@ -66,52 +82,195 @@ def _violations_json(violations: Sequence[Violation]) -> str:
     )
 
 
-def _encoded_size(status: status_pb2.Status, json_text: str) -> int:
-    # Binary trailers travel base64-encoded: count them as the peer's limit sees them.
-    return 4 * ((int(status.ByteSize()) + 2) // 3) + len(json_text.encode())
+def message_size(message: str) -> int:
+    """The bytes ``message`` takes as ``grpc-message``: UTF-8, percent-encoded outside printable ASCII and ``%``."""
+    data = message.encode()
+    return len(data) + 2 * sum(1 for b in data if b < 0x20 or b > 0x7E or b == 0x25)
 
 
-def _validation_status(exc: ValidationError) -> tuple[status_pb2.Status, str]:
-    violations = exc.violations
-    message = exc.details()
-    kept = len(violations)
-    while True:
-        status = status_pb2.Status(code=exc.code().value[0], message=message)
-        bad_request = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.message, reason=v.rule
-                )
-                for v in violations[:kept]
-            ]
+def trailer_size(key: str, value: str | bytes) -> int:
+    """What one trailer counts towards the peer's limit: name, value as sent, and 32 bytes per entry."""
+    size = (
+        4 * ((len(value) + 2) // 3) if isinstance(value, bytes) else len(value.encode())
+    )
+    return len(key) + size + 32
+
+
+def cut_message(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``message`` if it takes at most ``limit`` bytes as sent, else its start and ``MESSAGE_CUT``."""
+    if len(message) <= limit and message_size(message) <= limit:
+        return message
+    room = limit - len(MESSAGE_CUT)
+    size = 0
+    end = 0
+    for char in message[:room]:
+        size += message_size(char)
+        if size > room:
+            break
+        end += 1
+    return message[:end] + MESSAGE_CUT
+
+
+def _largest(fits: Callable[[int], bool], most: int) -> int:
+    """The largest n in 0..most with ``fits(n)`` (``fits`` true up to some n, false after); 0 if none."""
+    low, high = 0, most
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+class _Parts:
+    """What one status may carry, and what of it is kept; ``size()`` counts it as sent."""
+
+    def __init__(self, exc: RpcException) -> None:
+        self.code = exc.code()
+        self.message = cut_message(exc.details())
+        self.message_cut = self.message != exc.details()
+        self.violations: Sequence[Violation] | None = (
+            exc.violations if isinstance(exc, ValidationError) else None
         )
-        status.details.append(_pack(bad_request))
-        json_text = _violations_json(violations[:kept])
-        if kept == 0 or _encoded_size(status, json_text) <= DETAILS_BUDGET:
-            return status, json_text
-        # Shrink in proportion to the overshoot, by at least one, and say so in the message.
-        size = _encoded_size(status, json_text)
-        kept = min(kept - 1, kept * DETAILS_BUDGET // size)
-        message = f"{exc.details()} (details list the first {kept})"
+        self.reason = exc.reason or self.code.name
+        self.domain = exc.domain or STATUS_DOMAIN
+        self.metadata = list(exc.metadata.items())
+        self.retry_delay = exc.retry_delay
+        self.details = list(exc.error_details)
+        self.trailers: list[Trailer] = list(exc.trailing_metadata())
+        # How many of each list are kept: all at first.
+        self.kept_violations = len(self.violations or ())
+        self.kept_metadata = len(self.metadata)
+        self.cut_value: str | None = (
+            None  # the value of the first metadata entry left out, cut to fit
+        )
+        self.kept_details = len(self.details)
+        self.kept_trailers = len(self.trailers)
+
+    def note(self, pessimistic: bool = False) -> str:
+        """The message as sent: what was cut is said at its end (``pessimistic``: the longest it can get)."""
+        text = self.message
+        if self.violations is not None and (
+            pessimistic or self.kept_violations < len(self.violations)
+        ):
+            kept = len(self.violations) if pessimistic else self.kept_violations
+            text += f" (details list the first {kept})"
+        if pessimistic or self.message_cut or self._left_out():
+            text += DETAILS_CUT
+        return text
+
+    def _left_out(self) -> bool:
+        return (
+            self.kept_metadata < len(self.metadata)
+            or self.kept_details < len(self.details)
+            or self.kept_trailers < len(self.trailers)
+        )
+
+    def build(self, message: str) -> list[Trailer]:
+        """The trailers of the status with what is kept now (the details last)."""
+        status = status_pb2.Status(code=self.code.value[0], message=message)
+        trailers = self.trailers[: self.kept_trailers]
+        if self.violations is not None:
+            kept = self.violations[: self.kept_violations]
+            bad_request = error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.message, reason=v.rule
+                    )
+                    for v in kept
+                ]
+            )
+            status.details.append(_pack(bad_request))
+            trailers.append((JSON_DETAILS_KEY, _violations_json(kept)))
+        else:
+            metadata = dict(self.metadata[: self.kept_metadata])
+            if self.cut_value is not None:
+                metadata[self.metadata[self.kept_metadata][0]] = self.cut_value
+            info = error_details_pb2.ErrorInfo(
+                reason=self.reason, domain=self.domain, metadata=metadata
+            )
+            status.details.append(_pack(info))
+        if self.retry_delay is not None:
+            retry_info = error_details_pb2.RetryInfo()
+            retry_info.retry_delay.FromTimedelta(
+                datetime.timedelta(seconds=self.retry_delay)
+            )
+            status.details.append(_pack(retry_info))
+            trailers.append((PUSHBACK_KEY, str(round(self.retry_delay * 1000))))
+        for detail in self.details[: self.kept_details]:
+            status.details.append(_pack(detail))
+        trailers.append((DETAILS_KEY, status.SerializeToString()))
+        return trailers
+
+    def size(self) -> int:
+        """The size of what is kept now, with the longest message it could end up with."""
+        message = self.note(pessimistic=True)
+        trailers = self.build(message)
+        return (
+            trailer_size("grpc-message", "")
+            + message_size(message)
+            + sum(trailer_size(key, value) for key, value in trailers)
+        )
+
+    def fits(self) -> bool:
+        return self.size() <= TRAILERS_BUDGET - RESERVED
+
+    def keep(self, attribute: str, most: int) -> None:
+        """Keep as many items of one list as fit beside what is kept already."""
+
+        def fits(count: int) -> bool:
+            setattr(self, attribute, count)
+            return self.fits()
+
+        # A list may be far longer than could ever fit (each item takes a byte at least): bound the search.
+        kept = _largest(fits, min(most, TRAILERS_BUDGET))
+        setattr(self, attribute, kept)
+
+    def cut(self) -> None:
+        """Keep, in order of priority, as much as fits."""
+        self.kept_violations = self.kept_metadata = 0
+        self.kept_details = self.kept_trailers = 0
+        if self.violations is not None:
+            self.keep("kept_violations", len(self.violations))
+        self.keep("kept_metadata", len(self.metadata))
+        self.keep_cut_value()
+        self.keep("kept_details", len(self.details))
+        self.keep("kept_trailers", len(self.trailers))
+
+    def keep_cut_value(self) -> None:
+        """Keep the start of the first metadata value left out, if a useful part of it fits."""
+        if self.kept_metadata >= len(self.metadata):
+            return
+        value = self.metadata[self.kept_metadata][1]
+
+        def fits(length: int) -> bool:
+            self.cut_value = value[:length] + VALUE_CUT
+            return self.fits()
+
+        length = _largest(fits, min(len(value), TRAILERS_BUDGET))
+        self.cut_value = value[:length] + VALUE_CUT if length >= 16 else None
+
+
+def fit(exc: RpcException) -> Status:
+    """The status for ``exc`` within ``TRAILERS_BUDGET``: the budget function every failed call goes through.
+
+    Always sent: the code, the message (cut to ``MESSAGE_LIMIT``), ErrorInfo reason and domain, RetryInfo and
+    the pushback trailer. Then, in this order, as much as fits: the violations (BadRequest and the JSON
+    trailer), the ErrorInfo metadata (the first entry that does not fit whole is cut), the other details, the
+    exception's own trailers. Whatever is left out, the message says so.
+    """
+    parts = _Parts(exc)
+    if not parts.fits():
+        parts.cut()
+    message = parts.note()
+    trailers = parts.build(message)
+    return Status(parts.code, message, tuple(trailers))
 
 
 def to_status(exc: RpcException) -> Status:
-    """The status a server ends the call with for ``exc``."""
-    code = exc.code()
-    trailers: list[tuple[str, str | bytes]] = list(exc.trailing_metadata())
-    if isinstance(exc, ValidationError):
-        status, json_text = _validation_status(exc)
-        trailers.append((JSON_DETAILS_KEY, json_text))
-    else:
-        status = status_pb2.Status(code=code.value[0], message=exc.details())
-        info = error_details_pb2.ErrorInfo(
-            reason=exc.reason or code.name,
-            domain=exc.domain or STATUS_DOMAIN,
-            metadata=exc.metadata,
-        )
-        status.details.append(_pack(info))
-    trailers.append((DETAILS_KEY, status.SerializeToString()))
-    return Status(code, status.message, tuple(trailers))
+    """The status a server ends the call with for ``exc`` (``fit``)."""
+    return fit(exc)
 
 
 def _details_status(
@@ -132,52 +291,95 @@ def _details_status(
     return None
 
 
+def _unpack(detail: any_pb2.Any) -> ProtoMessage:
+    """A detail as its own message type when this process knows the type, else the ``Any`` itself."""
+    try:
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(
+            detail.type_url.rpartition("/")[2]
+        )
+        message = message_factory.GetMessageClass(descriptor)()
+        if detail.Unpack(message):
+            return message
+    except (
+        Exception
+    ):  # an unknown type or undecodable bytes: keep it packed, never fail
+        pass
+    return detail
+
+
+def _pushback(trailers: Sequence[Trailer]) -> float | None:
+    for key, value in trailers:
+        if key == PUSHBACK_KEY:
+            try:
+                millis = int(value)
+            except ValueError:
+                return None
+            return millis / 1000 if millis >= 0 else None
+    return None
+
+
 def from_status(
     code: grpc.StatusCode,
     message: str,
-    trailing_metadata: Sequence[tuple[str, str | bytes]] | None,
+    trailing_metadata: Sequence[Trailer] | None,
     errors: Mapping[tuple[str, str], type[RpcException]],
 ) -> RpcException:
-    """The exception a client raises for a failed call: the catalogue class for its ErrorInfo, else
-    ``ValidationError`` for a BadRequest, else the status class of the code."""
+    """The exception a client raises for a failed call: the catalogue class for its ErrorInfo when the
+    class's code is the call's, else ``ValidationError`` for a BadRequest on INVALID_ARGUMENT, else the status
+    class of the code. ``.error_details`` lists every detail received; ``.retry_delay`` is the RetryInfo delay
+    (or the ``grpc-retry-pushback-ms`` trailer), else None."""
     trailers = tuple(trailing_metadata or ())
     status = _details_status(trailers)
-    # The ErrorInfo metadata of an error no catalogue here declares still reaches the code class.
-    info_metadata: dict[str, str] = {}
+    received: list[ProtoMessage] = []
+    info: error_details_pb2.ErrorInfo | None = None
+    bad_request: error_details_pb2.BadRequest | None = None
+    retry_delay: float | None = None
+    # Details that contradict the call's own code are not the call's: ignore them.
     if status is not None and status.code == code.value[0]:
         for detail in status.details:
-            type_name = detail.type_url.rpartition("/")[2]
-            try:
-                if type_name == _ERROR_INFO:
-                    info = error_details_pb2.ErrorInfo()
-                    detail.Unpack(info)
-                    cls = errors.get((info.domain, info.reason))
-                    if cls is not None:
-                        return cls(
-                            message,
-                            metadata=dict(info.metadata),
-                            code=code,
-                            trailing_metadata=trailers,
-                        )
-                    info_metadata = dict(info.metadata)
-                elif (
-                    type_name == _BAD_REQUEST
-                    and code == grpc.StatusCode.INVALID_ARGUMENT
-                ):
-                    bad_request = error_details_pb2.BadRequest()
-                    detail.Unpack(bad_request)
-                    violations = [
-                        Violation(field=v.field, rule=v.reason, message=v.description)
-                        for v in bad_request.field_violations
-                    ]
-                    return ValidationError(
-                        violations, message, code=code, trailing_metadata=trailers
-                    )
-            except Exception:  # an undecodable detail is skipped, never fatal
-                continue
-    return for_code(code)(
-        message, metadata=info_metadata, code=code, trailing_metadata=trailers
-    )
+            unpacked = _unpack(detail)
+            received.append(unpacked)
+            if isinstance(unpacked, error_details_pb2.ErrorInfo) and info is None:
+                info = unpacked
+            elif (
+                isinstance(unpacked, error_details_pb2.BadRequest)
+                and bad_request is None
+            ):
+                bad_request = unpacked
+            elif (
+                isinstance(unpacked, error_details_pb2.RetryInfo)
+                and retry_delay is None
+            ):
+                delay = unpacked.retry_delay.ToTimedelta().total_seconds()
+                retry_delay = delay if delay >= 0 else None
+    if retry_delay is None:
+        retry_delay = _pushback(trailers)
+    metadata = dict(info.metadata) if info is not None else {}
+    cls = errors.get((info.domain, info.reason)) if info is not None else None
+    error: RpcException
+    if cls is not None and cls.status_code == code:
+        error = cls(message, metadata=metadata, code=code, trailing_metadata=trailers)
+    elif bad_request is not None and code == grpc.StatusCode.INVALID_ARGUMENT:
+        violations = [
+            Violation(field=v.field, rule=v.reason, message=v.description)
+            for v in bad_request.field_violations
+        ]
+        error = ValidationError(
+            violations,
+            message,
+            metadata=metadata,
+            code=code,
+            trailing_metadata=trailers,
+        )
+    else:
+        # The ErrorInfo metadata of an error no catalogue here declares still reaches the code class.
+        error = for_code(code)(
+            message, metadata=metadata, code=code, trailing_metadata=trailers
+        )
+    error.error_details = received
+    # What the server sent, not the class's declared default.
+    error.retry_delay = retry_delay
+    return error
 
 
 def from_call(

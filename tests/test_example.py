@@ -241,3 +241,21 @@ def test_mapped_and_internal_errors_carry_standard_details(
         assert status.details[0].Unpack(info)
         assert (info.reason, info.domain) == (reason, "grpc-errgen")
         assert "hunter2" not in repr(error.trailing_metadata())  # type: ignore[attr-defined]
+
+
+def test_track_orders_does_not_echo_unbounded_ids(
+    sync_target: tuple[str, CollectorRegistry],
+) -> None:
+    # TrackRequest.order_id has no max_len: the service cuts what it echoes into OrderNotFound.
+    channel, alice = typed_stub(sync_target[0], "alice-token")
+    with channel:
+        for order_id in ("ord-0", "x" * 100_000):
+            with pytest.raises(orders_errgen.OrderNotFound) as missing:
+                list(
+                    alice.TrackOrders(
+                        iter([orders_pb2.TrackRequest(order_id=order_id)])
+                    )
+                )
+            echoed = missing.value.metadata["order_id"]
+            assert echoed == order_id[:64] + ("..." if len(order_id) > 64 else "")
+            assert order_id[:100] not in missing.value.details()
