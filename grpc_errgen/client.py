@@ -1,9 +1,15 @@
 """Client side for ``grpc`` channels: typed exceptions, request ids, pre-send validation, circuit breaker,
-and the channel options that turn on the generated retry policies.
+default deadlines and deadline propagation, client metrics, and the channel options that turn on the
+generated retry policies.
 
 ``client_interceptors(*modules)`` gives one interceptor for ``grpc.intercept_channel`` covering all four
-rpc kinds. A failed call raises the generated catalogue class of its ErrorInfo, else ``ValidationError`` for a
-BadRequest, else the ``grpc_errgen.errors`` class of its code (decoding: ``status.from_call``).
+rpc kinds. A failed call raises the generated catalogue class of its ErrorInfo (when the class's code is the
+call's), else ``ValidationError`` for a BadRequest, else the ``grpc_errgen.errors`` class of its code
+(decoding: ``status.from_call``). A client stream whose own request iterator raised raises that exception.
+
+Timeouts: a call that sets none gets its method's ``(errgen.method).timeout``; inside a handler served by the
+chain, a call gets at most the time the served call has left (``time_remaining()``), unless
+``propagate_deadline=False``.
 
 grpcio's sync continuation does not raise for a failed unary call: it returns a call object holding the
 error, and the stub calls ``.result()`` on whatever the interceptor returns (plain call, ``with_call`` and
@@ -24,10 +30,13 @@ import grpc
 
 from grpc_errgen import validation
 from grpc_errgen.breaker import CircuitBreaker, Ticket
+from grpc_errgen.client_metrics import ClientMetrics, ClientObservation
+from grpc_errgen.deadline import time_remaining
 from grpc_errgen.errors import RpcException, ValidationError
 from grpc_errgen.policy import (
     GeneratedFile,
     MethodPolicy,
+    RpcKind,
     error_table,
     method_table,
     service_config,
@@ -41,9 +50,50 @@ MetadataItems = list[tuple[str, str | bytes]]
 
 
 def channel_options(*modules: ModuleType | GeneratedFile) -> list[tuple[str, Any]]:
-    """The channel options that turn on the retry policies of ``modules`` (their ``SERVICE_CONFIG``)."""
-    config = json.dumps(service_config(modules), separators=(",", ":"), sort_keys=True)
-    return [("grpc.service_config", config), ("grpc.enable_retries", 1)]
+    """The channel options that turn on the retry policies of ``modules`` (their ``SERVICE_CONFIG``).
+
+    The methods' ``timeout`` is left out: grpcio fires service-config timeouts up to 1.5 s early
+    (grpc#34547); ``client_interceptors`` applies them instead.
+    """
+    config = service_config(modules)
+    method_config = []
+    for entry in config.get("methodConfig", ()):
+        kept = {key: value for key, value in entry.items() if key != "timeout"}
+        if set(kept) - {"name"}:
+            method_config.append(kept)
+    text = json.dumps(
+        {**config, "methodConfig": method_config},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    return [("grpc.service_config", text), ("grpc.enable_retries", 1)]
+
+
+def method_timeouts(methods: Mapping[str, MethodPolicy]) -> dict[str, float]:
+    """The default deadline (seconds) of each method that declares one."""
+    timeouts = {}
+    for name, policy in methods.items():
+        timeout = getattr(policy, "timeout", None)
+        if timeout is not None:
+            timeouts[name] = float(timeout)
+    return timeouts
+
+
+def call_timeout(
+    timeout: float | None,
+    method: str,
+    timeouts: Mapping[str, float],
+    propagate_deadline: bool,
+) -> float | None:
+    """The timeout a call goes out with: the caller's, else the method's default; at most what the call
+    being served has left (when ``propagate_deadline``)."""
+    if timeout is None:
+        timeout = timeouts.get(method)
+    if propagate_deadline:
+        remaining = time_remaining()
+        if remaining is not None and (timeout is None or remaining < timeout):
+            timeout = remaining
+    return timeout
 
 
 def with_request_id(
@@ -93,33 +143,92 @@ class RequestValidation:
         if method_name(method) not in self._skipped:
             validation.validate(request)
 
-    def stream_check(self, method: str | bytes) -> RequestCheck:
-        return RequestCheck(lambda request: self.validate(method, request))
-
 
 class RequestCheck:
-    """Validates a client stream's requests as they are sent, and remembers the first failure.
+    """Watches a client stream's requests as they are sent: validates them (when ``validate`` is given) and
+    remembers the first failure, a rejected request or an exception of the caller's own iterator.
 
     Raising from the request iterator makes grpc cancel the call (the server never sees a clean end of
-    the stream); the interceptor then raises the remembered ``ValidationError`` instead of the status the
+    the stream); the interceptor then raises the remembered exception instead of the status the
     cancellation produced.
     """
 
-    def __init__(self, validate: Callable[[Any], None]) -> None:
+    def __init__(self, validate: Callable[[Any], None] | None) -> None:
         self._validate = validate
-        self.error: ValidationError | None = None
+        self.error: Exception | None = None
 
     def wrap(self, requests: Iterable[Any]) -> Iterator[Any]:
-        for request in requests:
+        try:
+            iterator = iter(requests)
+        except Exception as error:
+            self.error = error
+            raise
+        while True:
+            try:
+                request = next(iterator)
+            except StopIteration:
+                return
+            except (
+                Exception
+            ) as error:  # the caller's iterator failed: that is the call's outcome
+                self.error = error
+                raise
             self.check(request)
             yield request
 
     def check(self, request: Any) -> None:
+        if self._validate is None:
+            return
         try:
             self._validate(request)
         except ValidationError as error:
             self.error = error
             raise RequestRejected(error.details()) from error
+
+
+class Report:
+    """What hears how a call ended: the breaker's ticket and the call's metrics (the first report counts)."""
+
+    __slots__ = ("observation", "ticket")
+
+    def __init__(
+        self, ticket: Ticket | None, observation: ClientObservation | None
+    ) -> None:
+        self.ticket = ticket
+        self.observation = observation
+
+    def done(self, code: grpc.StatusCode | None) -> None:
+        """The call ended with ``code`` (None: it ended without one, e.g. it could not be started)."""
+        if self.ticket is not None:
+            self.ticket.done(code)
+        if self.observation is not None:
+            self.observation.finish(code)
+
+
+def begin(
+    method: str | bytes,
+    kind: RpcKind,
+    *,
+    metrics: ClientMetrics | None,
+    breaker: CircuitBreaker | None,
+    validate: Callable[[], None] | None = None,
+) -> Report | None:
+    """Start a call's metrics, validate its request, take a breaker ticket; raises the ``RpcException`` that
+    refuses the call (counted in the metrics). None when nothing needs to hear how the call ends.
+    """
+    name = method_name(method)
+    observation = metrics.start(name, kind) if metrics is not None else None
+    try:
+        if validate is not None:
+            validate()
+        ticket = breaker.acquire(name) if breaker is not None else None
+    except RpcException as error:
+        if observation is not None:
+            observation.finish(error.code())
+        raise
+    if ticket is None and observation is None:
+        return None
+    return Report(ticket, observation)
 
 
 class _CallDetails(NamedTuple):
@@ -142,17 +251,17 @@ class TypedCall(grpc.Call, grpc.Future):  # type: ignore[type-arg]
         self,
         call: Any,
         errors: ErrorTable,
-        ticket: Ticket | None,
+        report: Report | None,
         check: RequestCheck | None,
     ) -> None:
         self._call = call
         self._errors = errors
         self._check = check
-        self._error: RpcException | None = None
-        if ticket is not None:
-            call.add_done_callback(lambda done: ticket.done(done.code()))
+        self._error: Exception | None = None
+        if report is not None:
+            call.add_done_callback(lambda done: report.done(done.code()))
 
-    def _typed(self, error: grpc.RpcError) -> RpcException:
+    def _typed(self, error: grpc.RpcError) -> Exception:
         if self._error is None:
             if self._check is not None and self._check.error is not None:
                 self._error = self._check.error
@@ -314,84 +423,116 @@ class ClientInterceptor(
         request_id: bool,
         requests: RequestValidation | None,
         breaker: CircuitBreaker | None,
+        timeouts: Mapping[str, float] | None = None,
+        propagate_deadline: bool = True,
+        metrics: ClientMetrics | None = None,
     ) -> None:
         self._errors = errors
         self._request_id = request_id
         self._requests = requests
         self._breaker = breaker
+        self._timeouts: Mapping[str, float] = timeouts or {}
+        self._propagate_deadline = propagate_deadline
+        self._metrics = metrics
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
-        if not self._request_id:
+        timeout = call_timeout(
+            details.timeout,
+            method_name(details.method),
+            self._timeouts,
+            self._propagate_deadline,
+        )
+        if not self._request_id and timeout == details.timeout:
             return details
         return CallDetails(
             method=details.method,
-            timeout=details.timeout,
-            metadata=with_request_id(details.metadata),
+            timeout=timeout,
+            metadata=(
+                with_request_id(details.metadata)
+                if self._request_id
+                else details.metadata
+            ),
             credentials=details.credentials,
             wait_for_ready=getattr(details, "wait_for_ready", None),
             compression=getattr(details, "compression", None),
         )
 
-    def _acquire(self, details: grpc.ClientCallDetails) -> Ticket | None:
-        return (
-            None
-            if self._breaker is None
-            else self._breaker.acquire(method_name(details.method))
+    def _begin(
+        self, details: grpc.ClientCallDetails, kind: RpcKind, request: Any = None
+    ) -> Report | None:
+        requests = self._requests
+        return begin(
+            details.method,
+            kind,
+            metrics=self._metrics,
+            breaker=self._breaker,
+            validate=(
+                (lambda: requests.validate(details.method, request))
+                if requests is not None and kind in ("unary_unary", "unary_stream")
+                else None
+            ),
+        )
+
+    def _invoke(
+        self,
+        continuation: Any,
+        details: grpc.ClientCallDetails,
+        request: Any,
+        report: Report | None,
+    ) -> Any:
+        try:
+            return continuation(self._details(details), request)
+        except BaseException:
+            # The call never started: release the breaker's ticket (a half-open circuit's trial) and count it.
+            if report is not None:
+                report.done(None)
+            raise
+
+    def _check(self, details: grpc.ClientCallDetails) -> RequestCheck:
+        requests = self._requests
+        return RequestCheck(
+            (lambda request: requests.validate(details.method, request))
+            if requests is not None
+            else None
         )
 
     def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        if self._requests is not None:
-            self._requests.validate(client_call_details.method, request)
-        ticket = self._acquire(client_call_details)
-        call = continuation(self._details(client_call_details), request)
-        return TypedCall(call, self._errors, ticket, None)
+        report = self._begin(client_call_details, "unary_unary", request)
+        call = self._invoke(continuation, client_call_details, request, report)
+        return TypedCall(call, self._errors, report, None)
 
     def intercept_unary_stream(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
         try:
-            if self._requests is not None:
-                self._requests.validate(client_call_details.method, request)
-            ticket = self._acquire(client_call_details)
+            report = self._begin(client_call_details, "unary_stream", request)
         except RpcException as error:
             return FailedCall(error)
-        call = continuation(self._details(client_call_details), request)
-        return TypedStream(call, self._errors, ticket, None)
+        call = self._invoke(continuation, client_call_details, request, report)
+        return TypedStream(call, self._errors, report, None)
 
     def intercept_stream_unary(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
-        ticket = self._acquire(client_call_details)
-        check = (
-            self._requests.stream_check(client_call_details.method)
-            if self._requests is not None
-            else None
-        )
-        requests = (
-            check.wrap(request_iterator) if check is not None else request_iterator
-        )
-        call = continuation(self._details(client_call_details), requests)
-        return TypedCall(call, self._errors, ticket, check)
+        report = self._begin(client_call_details, "stream_unary")
+        check = self._check(client_call_details)
+        requests = check.wrap(request_iterator)
+        call = self._invoke(continuation, client_call_details, requests, report)
+        return TypedCall(call, self._errors, report, check)
 
     def intercept_stream_stream(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         try:
-            ticket = self._acquire(client_call_details)
+            report = self._begin(client_call_details, "stream_stream")
         except RpcException as error:
             return FailedCall(error)
-        check = (
-            self._requests.stream_check(client_call_details.method)
-            if self._requests is not None
-            else None
-        )
-        requests = (
-            check.wrap(request_iterator) if check is not None else request_iterator
-        )
-        call = continuation(self._details(client_call_details), requests)
-        return TypedStream(call, self._errors, ticket, check)
+        check = self._check(client_call_details)
+        requests = check.wrap(request_iterator)
+        call = self._invoke(continuation, client_call_details, requests, report)
+        return TypedStream(call, self._errors, report, check)
 
 
 def client_interceptors(
@@ -399,19 +540,28 @@ def client_interceptors(
     request_id: bool = True,
     validate: bool = False,
     breaker: CircuitBreaker | None = None,
+    metrics: Any = None,
+    propagate_deadline: bool = True,
 ) -> list[grpc.UnaryUnaryClientInterceptor]:
     """Interceptors for ``grpc.intercept_channel(channel, *client_interceptors(module))``.
 
-    ``modules`` are generated ``_errgen`` modules: their catalogue classes are what failed calls raise.
-    ``request_id`` sends ``x-request-id`` unless the caller set one; ``validate`` checks requests before
-    sending; ``breaker`` (a ``CircuitBreaker``) fails fast per method while its circuit is open.
+    ``modules`` are generated ``_errgen`` modules: their catalogue classes are what failed calls raise, and
+    their methods' ``timeout`` the deadline of calls that set none. ``request_id`` sends ``x-request-id``
+    unless the caller set one; ``validate`` checks requests before sending; ``breaker`` (a
+    ``CircuitBreaker``) fails fast per method while its circuit is open; ``metrics`` (a
+    ``prometheus_client.CollectorRegistry``) records go-grpc-prometheus' client metrics;
+    ``propagate_deadline`` caps a call made inside a handler at the time the served call has left.
     """
+    methods = method_table(modules)
     return [
         ClientInterceptor(
             error_table(modules),
             request_id=request_id,
-            requests=RequestValidation(method_table(modules)) if validate else None,
+            requests=RequestValidation(methods) if validate else None,
             breaker=breaker,
+            timeouts=method_timeouts(methods),
+            propagate_deadline=propagate_deadline,
+            metrics=ClientMetrics.on(metrics) if metrics is not None else None,
         )
     ]
 

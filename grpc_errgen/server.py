@@ -28,6 +28,7 @@ import grpc
 from grpc_errgen import auth
 from grpc_errgen.chain import Chain, HandlerCache, ServerCall, kind_of
 from grpc_errgen.context import PRINCIPAL, REQUEST_ID
+from grpc_errgen.deadline import SERVING
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
 
@@ -158,6 +159,7 @@ class _Runner:
             self.full_method, self.policy, self.kind, metadata, context.peer
         )
         REQUEST_ID.set(call.request_id)
+        SERVING.set(context)
         return call
 
     def _admit(

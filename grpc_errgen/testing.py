@@ -102,4 +102,4 @@ def as_principal(principal: Principal | None) -> Iterator[Principal | None]:
         PRINCIPAL.reset(token)
 
 
-__all__ = ["as_principal", "aio_serve", "serve"]
+__all__ = ["aio_serve", "as_principal", "serve"]

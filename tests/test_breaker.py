@@ -236,3 +236,92 @@ async def test_aio_interceptors_fail_fast_while_open() -> None:
             )  # one trial went through
             assert breaker.state("/clisrv.v1.Shop/Get") == "closed"
             assert (await stub.Get(shop().pb2.Req(text="again"))).text == "again"
+
+
+class Refusing(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """An inner interceptor whose ``continuation`` raises while ``refuse`` is set (sync)."""
+
+    def __init__(self) -> None:
+        self.refuse = False
+
+    def _go(self, continuation: Any, details: Any, request: Any) -> Any:
+        if self.refuse:
+            raise RuntimeError("inner interceptor refused")
+        return continuation(details, request)
+
+    intercept_unary_unary = _go
+    intercept_stream_stream = _go
+
+
+@pytest.mark.parametrize("arity", ["unary_unary", "stream_stream"])
+def test_trial_is_released_when_the_call_cannot_start_sync(arity: str) -> None:
+    # Before: the half-open trial ticket was taken before continuation(...) and never given back when it
+    # raised, so the circuit refused every call from then on.
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=30.0, clock=clock)
+    refusing = Refusing()
+    with sync_server() as (target, _), grpc.insecure_channel(target) as channel:
+        stub = shop().pb2_grpc.ShopStub(
+            grpc.intercept_channel(
+                channel, *client_interceptors(shop().errgen, breaker=breaker), refusing
+            )
+        )
+
+        def call(mode: str = "ok") -> Any:
+            if arity == "unary_unary":
+                return stub.Get(shop().pb2.Req(mode=mode, text="t"))
+            return list(stub.Chat(iter([shop().pb2.Req(mode=mode, text="t")])))
+
+        with pytest.raises(errors.Unavailable, match="down"):
+            call("unavailable")
+        assert (
+            breaker.state(
+                "/clisrv.v1.Shop/" + ("Get" if arity == "unary_unary" else "Chat")
+            )
+            == "open"
+        )
+        clock.now += 30.0
+        refusing.refuse = True
+        with pytest.raises(RuntimeError, match="refused"):
+            call()
+        refusing.refuse = False
+        assert (
+            call()
+        )  # the trial slot was freed: this call is the trial, and closes the circuit
+        assert call()
+
+
+class AioRefusing(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self) -> None:
+        self.refuse = False
+
+    async def intercept_unary_unary(
+        self, continuation: Any, client_call_details: Any, request: Any
+    ) -> Any:
+        if self.refuse:
+            raise RuntimeError("inner interceptor refused")
+        return await continuation(client_call_details, request)
+
+
+async def test_trial_is_released_when_the_call_cannot_start_aio() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout=30.0, clock=clock)
+    refusing = AioRefusing()
+    async with aio_server() as (target, _):
+        interceptors = [
+            *aio.client_interceptors(shop().errgen, breaker=breaker),
+            refusing,
+        ]
+        async with grpc.aio.insecure_channel(
+            target, interceptors=interceptors
+        ) as channel:
+            stub = shop().pb2_grpc.ShopStub(channel)
+            with pytest.raises(errors.Unavailable, match="down"):
+                await stub.Get(shop().pb2.Req(mode="unavailable"))
+            clock.now += 30.0
+            refusing.refuse = True
+            with pytest.raises(RuntimeError, match="refused"):
+                await stub.Get(shop().pb2.Req(text="t"))
+            refusing.refuse = False
+            assert (await stub.Get(shop().pb2.Req(text="t"))).text == "t"
+            assert breaker.state("/clisrv.v1.Shop/Get") == "closed"

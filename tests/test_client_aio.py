@@ -209,3 +209,42 @@ async def test_validate_rejects_before_sending(
             await writer
         assert (await stub.Get(req(text="good"))).text == "good"
     assert not {"bad-put", "p3", "bad-chat", "bad-write"} & set(servicer.received)
+
+
+class BrokenIterator(Exception):
+    """What the caller's own request iterator raises in these tests."""
+
+
+async def failing_requests() -> AsyncIterator[Any]:
+    yield req(text="first")
+    raise BrokenIterator("the caller's iterator broke")
+
+
+def failing_sync_requests() -> Iterator[Any]:
+    yield req(text="first")
+    raise BrokenIterator("the caller's iterator broke")
+
+
+@pytest.mark.parametrize("sync_iterator", [False, True], ids=["async_iter", "iter"])
+async def test_client_stream_iterator_failure_surfaces(
+    stub: Any, sync_iterator: bool
+) -> None:
+    # Before: a bare asyncio.CancelledError, the cause lost.
+    requests = failing_sync_requests() if sync_iterator else failing_requests()
+    with pytest.raises(BrokenIterator, match="broke"):
+        await stub.Put(requests)
+
+
+async def test_bidi_stream_iterator_failure_surfaces(stub: Any) -> None:
+    received = []
+    with pytest.raises(BrokenIterator):
+        async for response in stub.Chat(failing_requests()):
+            received.append(response.text)
+    assert received in ([], ["first"])
+
+
+async def test_cancelled_by_the_caller_stays_cancelled(stub: Any) -> None:
+    call = stub.Put(requests(req(text="a")))
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call

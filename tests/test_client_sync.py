@@ -215,3 +215,19 @@ def test_validate_client_streams_per_message(
     assert received in (["c1"], [])
     assert "bad-put" not in servicer.received and "bad-chat" not in servicer.received
     assert "p3" not in servicer.received
+
+
+class BrokenIterator(Exception):
+    """What the caller's own request iterator raises in these tests."""
+
+
+def failing_requests() -> Iterator[Any]:
+    yield req(text="first")
+    raise BrokenIterator("the caller's iterator broke")
+
+
+def test_client_stream_iterator_failure_surfaces(stub: Any) -> None:
+    with pytest.raises(BrokenIterator, match="broke"):
+        stub.Put(failing_requests())
+    with pytest.raises(BrokenIterator):
+        list(stub.Chat(failing_requests()))

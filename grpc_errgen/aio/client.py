@@ -19,17 +19,21 @@ from typing import Any
 import grpc
 from grpc.aio import AioRpcError, ClientCallDetails, Metadata
 
-from grpc_errgen.breaker import CircuitBreaker, Ticket
+from grpc_errgen.breaker import CircuitBreaker
 from grpc_errgen.client import (
     ErrorTable,
+    Report,
     RequestCheck,
     RequestValidation,
+    begin,
+    call_timeout,
     method_name,
+    method_timeouts,
     typed_error,
     with_request_id,
 )
-from grpc_errgen.errors import RpcException
-from grpc_errgen.policy import GeneratedFile, error_table, method_table
+from grpc_errgen.client_metrics import ClientMetrics
+from grpc_errgen.policy import GeneratedFile, RpcKind, error_table, method_table
 
 _EOF: Any = grpc.aio.EOF
 
@@ -40,14 +44,27 @@ class AsyncRequestCheck(RequestCheck):
     async def wrap_async(
         self, requests: AsyncIterable[Any] | Iterable[Any]
     ) -> AsyncIterator[Any]:
-        if isinstance(requests, AsyncIterable):
-            async for request in requests:
-                self.check(request)
+        if not isinstance(requests, AsyncIterable):
+            for request in self.wrap(requests):
                 yield request
-        else:
-            for request in requests:
-                self.check(request)
-                yield request
+            return
+        try:
+            iterator = aiter(requests)
+        except Exception as error:
+            self.error = error
+            raise
+        while True:
+            try:
+                request = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except (
+                Exception
+            ) as error:  # the caller's iterator failed: that is the call's outcome
+                self.error = error
+                raise
+            self.check(request)
+            yield request
 
 
 class _Config:
@@ -60,51 +77,88 @@ class _Config:
         request_id: bool,
         requests: RequestValidation | None,
         breaker: CircuitBreaker | None,
+        timeouts: dict[str, float] | None = None,
+        propagate_deadline: bool = True,
+        metrics: ClientMetrics | None = None,
     ) -> None:
         self.errors = errors
         self.request_id = request_id
         self.requests = requests
         self.breaker = breaker
-        # Tasks recording stream outcomes in the breaker; held so they are not collected mid-flight.
+        self.timeouts = timeouts or {}
+        self.propagate_deadline = propagate_deadline
+        self.metrics = metrics
+        # Tasks recording call outcomes; held so they are not collected mid-flight.
         self._recorders: set[asyncio.Task[None]] = set()
 
     def details(self, details: ClientCallDetails) -> ClientCallDetails:
-        if not self.request_id:
+        timeout = call_timeout(
+            details.timeout,
+            method_name(details.method),
+            self.timeouts,
+            self.propagate_deadline,
+        )
+        if not self.request_id and timeout == details.timeout:
             return details
         return ClientCallDetails(
             method=details.method,
-            timeout=details.timeout,
-            metadata=Metadata(*with_request_id(details.metadata)),
+            timeout=timeout,
+            metadata=(
+                Metadata(*with_request_id(details.metadata))
+                if self.request_id
+                else details.metadata
+            ),
             credentials=details.credentials,
             wait_for_ready=details.wait_for_ready,
         )
 
-    def acquire(self, details: ClientCallDetails) -> Ticket | None:
-        return (
-            None
-            if self.breaker is None
-            else self.breaker.acquire(method_name(details.method))
+    def begin(
+        self, details: ClientCallDetails, kind: RpcKind, request: Any = None
+    ) -> Report | None:
+        """Metrics, pre-send validation of a unary request, the breaker's ticket (raises to refuse)."""
+        requests = self.requests
+        return begin(
+            details.method,
+            kind,
+            metrics=self.metrics,
+            breaker=self.breaker,
+            validate=(
+                (lambda: requests.validate(details.method, request))
+                if requests is not None and kind in ("unary_unary", "unary_stream")
+                else None
+            ),
         )
 
-    def validate(self, details: ClientCallDetails, request: Any) -> None:
-        if self.requests is not None:
-            self.requests.validate(details.method, request)
+    async def invoke(
+        self,
+        continuation: Any,
+        details: ClientCallDetails,
+        request: Any,
+        report: Report | None,
+    ) -> Any:
+        try:
+            return await continuation(self.details(details), request)
+        except BaseException:
+            # The call never started: release the breaker's ticket (a half-open circuit's trial) and count it.
+            if report is not None:
+                report.done(None)
+            raise
 
-    def check(self, details: ClientCallDetails) -> AsyncRequestCheck | None:
-        if self.requests is None:
-            return None
+    def check(self, details: ClientCallDetails) -> AsyncRequestCheck:
         requests = self.requests
         return AsyncRequestCheck(
-            lambda request: requests.validate(details.method, request)
+            (lambda request: requests.validate(details.method, request))
+            if requests is not None
+            else None
         )
 
-    def record_when_done(self, call: Any, ticket: Ticket | None) -> None:
-        """Report the call's final code to the breaker once it ends, even if nobody reads it to the end."""
-        if ticket is None:
+    def record_when_done(self, call: Any, report: Report | None) -> None:
+        """Report the call's final code once it ends, even if nobody reads it to the end."""
+        if report is None:
             return
 
         async def record(done: Any) -> None:
-            ticket.done(await done.code())
+            report.done(await done.code())
 
         def on_done(done: Any) -> None:
             task = asyncio.get_running_loop().create_task(record(done))
@@ -113,7 +167,7 @@ class _Config:
 
         call.add_done_callback(on_done)
 
-    def typed(self, error: AioRpcError, check: RequestCheck | None) -> RpcException:
+    def typed(self, error: AioRpcError, check: RequestCheck | None) -> Exception:
         if check is not None and check.error is not None:
             return check.error
         return typed_error(error, self.errors)
@@ -126,29 +180,28 @@ class _TypedCall:
         self,
         call: Any,
         config: _Config,
-        ticket: Ticket | None,
+        report: Report | None,
         check: RequestCheck | None,
     ) -> None:
         self._call = call
         self._config = config
-        self._ticket = ticket
+        self._report = report
         self._check = check
-        config.record_when_done(call, ticket)
+        config.record_when_done(call, report)
 
     def _succeeded(self) -> None:
-        if self._ticket is not None:
-            self._ticket.done(grpc.StatusCode.OK)
+        if self._report is not None:
+            self._report.done(grpc.StatusCode.OK)
 
     def _failed(self, error: AioRpcError | asyncio.CancelledError) -> BaseException:
         """The exception to raise instead of ``error``."""
         if isinstance(error, AioRpcError):
-            if self._ticket is not None:
-                self._ticket.done(error.code())
+            if self._report is not None:
+                self._report.done(error.code())
             return self._config.typed(error, self._check)
         if self._check is not None and self._check.error is not None:
-            return (
-                self._check.error
-            )  # grpc cancelled the call because our request iterator rejected a request
+            # grpc cancelled the call because the request iterator failed (or we rejected a request)
+            return self._check.error
         return error
 
     async def _response(self) -> Any:
@@ -203,10 +256,10 @@ class _TypedResponseStream(_TypedCall):
         self,
         call: Any,
         config: _Config,
-        ticket: Ticket | None,
+        report: Report | None,
         check: RequestCheck | None,
     ) -> None:
-        super().__init__(call, config, ticket, check)
+        super().__init__(call, config, report, check)
         self._responses: AsyncIterator[Any] | None = None
 
     async def _iterate(self) -> AsyncIterator[Any]:
@@ -282,10 +335,11 @@ class UnaryUnaryInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        self._config.validate(client_call_details, request)
-        ticket = self._config.acquire(client_call_details)
-        call = await continuation(self._config.details(client_call_details), request)
-        return TypedUnaryUnaryCall(call, self._config, ticket, None)
+        report = self._config.begin(client_call_details, "unary_unary", request)
+        call = await self._config.invoke(
+            continuation, client_call_details, request, report
+        )
+        return TypedUnaryUnaryCall(call, self._config, report, None)
 
 
 class UnaryStreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
@@ -295,10 +349,11 @@ class UnaryStreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        self._config.validate(client_call_details, request)
-        ticket = self._config.acquire(client_call_details)
-        call = await continuation(self._config.details(client_call_details), request)
-        return TypedUnaryStreamCall(call, self._config, ticket, None)
+        report = self._config.begin(client_call_details, "unary_stream", request)
+        call = await self._config.invoke(
+            continuation, client_call_details, request, report
+        )
+        return TypedUnaryStreamCall(call, self._config, report, None)
 
 
 class StreamUnaryInterceptor(grpc.aio.StreamUnaryClientInterceptor):
@@ -308,15 +363,13 @@ class StreamUnaryInterceptor(grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
-        ticket = self._config.acquire(client_call_details)
+        report = self._config.begin(client_call_details, "stream_unary")
         check = self._config.check(client_call_details)
-        requests = (
-            check.wrap_async(request_iterator)
-            if check is not None
-            else request_iterator
+        requests = check.wrap_async(request_iterator)
+        call = await self._config.invoke(
+            continuation, client_call_details, requests, report
         )
-        call = await continuation(self._config.details(client_call_details), requests)
-        return TypedStreamUnaryCall(call, self._config, ticket, check)
+        return TypedStreamUnaryCall(call, self._config, report, check)
 
 
 class StreamStreamInterceptor(grpc.aio.StreamStreamClientInterceptor):
@@ -326,15 +379,13 @@ class StreamStreamInterceptor(grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
-        ticket = self._config.acquire(client_call_details)
+        report = self._config.begin(client_call_details, "stream_stream")
         check = self._config.check(client_call_details)
-        requests = (
-            check.wrap_async(request_iterator)
-            if check is not None
-            else request_iterator
+        requests = check.wrap_async(request_iterator)
+        call = await self._config.invoke(
+            continuation, client_call_details, requests, report
         )
-        call = await continuation(self._config.details(client_call_details), requests)
-        return TypedStreamStreamCall(call, self._config, ticket, check)
+        return TypedStreamStreamCall(call, self._config, report, check)
 
 
 def client_interceptors(
@@ -342,16 +393,22 @@ def client_interceptors(
     request_id: bool = True,
     validate: bool = False,
     breaker: CircuitBreaker | None = None,
+    metrics: Any = None,
+    propagate_deadline: bool = True,
 ) -> list[grpc.aio.ClientInterceptor]:
     """Interceptors for ``grpc.aio.insecure_channel(target, interceptors=client_interceptors(module))``.
 
     Same arguments and behaviour as ``grpc_errgen.client.client_interceptors``.
     """
+    methods = method_table(modules)
     config = _Config(
         error_table(modules),
         request_id=request_id,
-        requests=RequestValidation(method_table(modules)) if validate else None,
+        requests=RequestValidation(methods) if validate else None,
         breaker=breaker,
+        timeouts=method_timeouts(methods),
+        propagate_deadline=propagate_deadline,
+        metrics=ClientMetrics.on(metrics) if metrics is not None else None,
     )
     return [
         UnaryUnaryInterceptor(config),

@@ -33,6 +33,7 @@ import grpc.aio
 from grpc_errgen import auth
 from grpc_errgen.chain import Chain, HandlerCache, ServerCall, kind_of
 from grpc_errgen.context import PRINCIPAL, REQUEST_ID, Principal
+from grpc_errgen.deadline import SERVING
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
 
@@ -163,6 +164,7 @@ class _Runner:
         metadata = _metadata(context.invocation_metadata())
         call = self._start(metadata, context)
         request_id = REQUEST_ID.set(call.request_id)
+        serving = SERVING.set(context)
         principal: Token[Principal | None] | None = None
         try:
             request, handler_context, found = await self._admit(
@@ -178,6 +180,8 @@ class _Runner:
             await self._fail(call, context, exc)
         finally:
             _reset(request_id, principal)
+            with contextlib.suppress(ValueError):
+                SERVING.reset(serving)
         self._succeed(call, context)
         return response
 
@@ -188,6 +192,7 @@ class _Runner:
         metadata = _metadata(context.invocation_metadata())
         call = self._start(metadata, context)
         request_id = REQUEST_ID.set(call.request_id)
+        serving = SERVING.set(context)
         principal: Token[Principal | None] | None = None
         responses: Any = None
         try:
@@ -211,6 +216,8 @@ class _Runner:
                 with contextlib.suppress(Exception):
                     await responses.aclose()
             _reset(request_id, principal)
+            with contextlib.suppress(ValueError):
+                SERVING.reset(serving)
         self._succeed(call, context)
 
     def _succeed(
