@@ -3,13 +3,14 @@
 Server: ``server_interceptors(*modules, authenticate=..., log=True, metrics=None)`` (``grpc_errgen.aio`` for
 ``grpc.aio``). Client: ``client_interceptors(*modules)``, ``channel_options(*modules)``, ``bearer_token(token)``,
 ``CircuitBreaker``.
-Handlers: ``current_principal()``, ``current_request_id()``. Messages: ``validate(msg)``, ``violations(msg)``.
+Handlers: ``current_principal()``, ``current_request_id()``, ``time_remaining()``. Messages: ``validate(msg)``, ``violations(msg)``.
 """
 
 from grpc_errgen.auth import bearer_token
 from grpc_errgen.breaker import CircuitBreaker
 from grpc_errgen.client import channel_options, client_interceptors
 from grpc_errgen.context import Principal, current_principal, current_request_id
+from grpc_errgen.deadline import time_remaining
 from grpc_errgen.errors import (
     FieldPathElement,
     RpcException,
@@ -34,6 +35,7 @@ __all__ = [
     "current_principal",
     "current_request_id",
     "server_interceptors",
+    "time_remaining",
     "validate",
     "violations",
 ]
