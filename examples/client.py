@@ -55,6 +55,12 @@ def show(title: str, call: Callable[[], Any]) -> Any:
         return None
     except errors.RpcException as error:
         extra = f" metadata={error.metadata}" if error.metadata else ""
+        if error.retry_delay is not None:
+            extra += f" retry_delay={error.retry_delay}s"
+        # Every google.rpc detail the server sent (ErrorInfo first; ResourceInfo, LocalizedMessage...).
+        more = [type(d).__name__ for d in error.error_details[1:]]
+        if more:
+            extra += f" details={more}"
         print(
             f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}{extra}"
         )

@@ -12,6 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 
 import grpc
+from google.rpc import error_details_pb2
 
 from grpc_errgen import Principal, current_principal, current_request_id
 from shop.v1 import orders_errgen, orders_pb2, orders_pb2_grpc
@@ -54,7 +55,20 @@ class Store:
 
     def create(self, request: orders_pb2.CreateOrderRequest) -> orders_pb2.Order:
         if any(item.sku.startswith("ZZZ") for item in request.items):
-            raise orders_errgen.OutOfStock(metadata={"sku": request.items[0].sku})
+            sku = request.items[0].sku
+            # Rich errors: a retry hint (RetryInfo and grpc-retry-pushback-ms) and any google.rpc details.
+            raise orders_errgen.OutOfStock(
+                metadata={"sku": sku},
+                retry_delay=60.0,
+                details=[
+                    error_details_pb2.ResourceInfo(
+                        resource_type="sku", resource_name=sku, description="restocking"
+                    ),
+                    error_details_pb2.LocalizedMessage(
+                        locale="fr-FR", message=f"{sku} est en rupture de stock"
+                    ),
+                ],
+            )
         if request.card_token == "boom-boom":
             raise RuntimeError(
                 "card vault password is hunter2"

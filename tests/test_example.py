@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 from collections.abc import Iterator
@@ -259,3 +260,20 @@ def test_track_orders_does_not_echo_unbounded_ids(
             echoed = missing.value.metadata["order_id"]
             assert echoed == order_id[:64] + ("..." if len(order_id) > 64 else "")
             assert order_id[:100] not in missing.value.details()
+
+
+async def test_the_example_test_suite_passes() -> None:
+    # examples/test_orders.py shows users how to test behind the chain with grpc_errgen.testing: run its tests.
+    import test_orders
+
+    tests = [
+        getattr(test_orders, name)
+        for name in dir(test_orders)
+        if name.startswith("test_")
+    ]
+    assert len(tests) >= 4
+    for test in tests:
+        if inspect.iscoroutinefunction(test):
+            await test()
+        else:
+            test()
