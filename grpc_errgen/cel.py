@@ -503,6 +503,20 @@ def substring(text: str, start: int, end: int | None = None) -> str:
     return text[start:stop]
 
 
+def split(text: str, separator: str, limit: int = -1) -> list[str]:
+    """``split``: at most ``limit`` parts (all when negative, none when zero)."""
+    if limit == 0:
+        return []
+    if separator == "":
+        parts = list(text)
+        return (
+            parts
+            if limit < 0 or limit >= len(parts)
+            else [*parts[: limit - 1], text[limit - 1 :]]
+        )
+    return text.split(separator, -1 if limit < 0 else limit - 1)
+
+
 def lower_ascii(text: str) -> str:
     return "".join(c.lower() if c.isascii() else c for c in text)
 

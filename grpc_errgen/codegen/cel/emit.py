@@ -50,6 +50,15 @@ class _Code:
     can_error: bool
 
 
+_HASHABLE = {
+    Kind.INT,
+    Kind.UINT,
+    Kind.BOOL,
+    Kind.STRING,
+    Kind.BYTES,
+    Kind.DURATION,
+    Kind.TIMESTAMP,
+}
 _COMPARE = {"_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
 _STRING_PARTS = {"lowerAscii": "lower_ascii", "upperAscii": "upper_ascii"}
 _TIME_PARTS = {
@@ -303,6 +312,8 @@ class Emitter:
             return _Code(f"{rt}.substring({', '.join(src)})", True)
         if name == "replace" and len(src) in (3, 4):
             return _Code(f"{src[0]}.replace({', '.join(src[1:])})", errs)
+        if name == "split" and len(src) in (2, 3):
+            return _Code(f"{rt}.split({', '.join(src)})", errs)
         if name == "join" and kinds[0] is Kind.LIST:
             sep = src[1] if len(src) > 1 else "''"
             return _Code(f"{sep}.join({src[0]})", errs)
@@ -395,13 +406,18 @@ class Emitter:
         elem = container.type.params[0].kind
         if elem is Kind.DOUBLE or value.type.kind is Kind.DOUBLE:
             return _Code(f"{self.rt}.contains({src[1]}, {src[0]})", errs)
+        items: tuple[object, ...] | None = None
         if isinstance(container, ast.Const) and isinstance(container.value, tuple):
             items = container.value
-            if len(items) > 3 and elem not in (Kind.MESSAGE, Kind.LIST, Kind.MAP):
-                name = self.constants.add(
-                    f"frozenset({literal(items, container.type)})"
-                )
-                return _Code(f"({src[0]} in {name})", errs)
+        elif isinstance(container, ast.ListExpr) and all(
+            isinstance(e, ast.Const) for e in container.elements
+        ):
+            items = tuple(
+                e.value for e in container.elements if isinstance(e, ast.Const)
+            )
+        if items is not None and len(items) > 3 and elem in _HASHABLE:
+            name = self.constants.add(f"frozenset({literal(items, container.type)})")
+            return _Code(f"({src[0]} in {name})", errs)
         return _Code(f"({src[0]} in {src[1]})", errs)
 
     def _matches(self, node: ast.Call, operands: list[ast.Node]) -> _Code:
