@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import grpc
@@ -111,6 +111,18 @@ def cut_message(message: str, limit: int = MESSAGE_LIMIT) -> str:
     return message[:end] + MESSAGE_CUT
 
 
+def _within(sizes: Iterable[int], limit: int = TRAILERS_BUDGET) -> int:
+    """How many of the first ``sizes`` add up to at most ``limit``."""
+    total = 0
+    count = 0
+    for size in sizes:
+        total += size
+        if total > limit:
+            break
+        count += 1
+    return count
+
+
 def _largest(fits: Callable[[int], bool], most: int) -> int:
     """The largest n in 0..most with ``fits(n)`` (``fits`` true up to some n, false after); 0 if none."""
     low, high = 0, most
@@ -139,14 +151,24 @@ class _Parts:
         self.retry_delay = exc.retry_delay
         self.details = list(exc.error_details)
         self.trailers: list[Trailer] = list(exc.trailing_metadata())
-        # How many of each list are kept: all at first.
-        self.kept_violations = len(self.violations or ())
-        self.kept_metadata = len(self.metadata)
-        self.cut_value: str | None = (
-            None  # the value of the first metadata entry left out, cut to fit
+        # The most of each list that could fit: the items whose raw sizes alone stay within the budget. Bounds
+        # the work on huge lists: nothing past them is ever serialized.
+        self.most_violations = _within(
+            len(v.field) + len(v.rule) + len(v.message) for v in self.violations or ()
         )
-        self.kept_details = len(self.details)
-        self.kept_trailers = len(self.trailers)
+        self.most_metadata = _within(len(k) + len(v) for k, v in self.metadata)
+        # A packed detail also carries its type URL (``type.googleapis.com/`` + the full name).
+        self.most_details = _within(
+            int(d.ByteSize()) + len(d.DESCRIPTOR.full_name) + 20 for d in self.details
+        )
+        self.most_trailers = _within(len(k) + len(v) for k, v in self.trailers)
+        # How many of each list are kept: all that could fit, at first.
+        self.kept_violations = self.most_violations
+        self.kept_metadata = self.most_metadata
+        #: The start of the first metadata value left out, when it is worth sending.
+        self.cut_value: str | None = None
+        self.kept_details = self.most_details
+        self.kept_trailers = self.most_trailers
 
     def note(self, pessimistic: bool = False) -> str:
         """The message as sent: what was cut is said at its end (``pessimistic``: the longest it can get)."""
@@ -156,11 +178,18 @@ class _Parts:
         ):
             kept = len(self.violations) if pessimistic else self.kept_violations
             text += f" (details list the first {kept})"
-        if pessimistic or self.message_cut or self._left_out():
+        if pessimistic or self.message_cut or self._others_left_out():
             text += DETAILS_CUT
         return text
 
-    def _left_out(self) -> bool:
+    def left_out(self) -> bool:
+        """Whether anything of the lists is not kept."""
+        return (
+            self.kept_violations < len(self.violations or ()) or self._others_left_out()
+        )
+
+    def _others_left_out(self) -> bool:
+        """Whether anything but violations is not kept (said by ``DETAILS_CUT``)."""
         return (
             self.kept_metadata < len(self.metadata)
             or self.kept_details < len(self.details)
@@ -217,26 +246,23 @@ class _Parts:
         return self.size() <= TRAILERS_BUDGET - RESERVED
 
     def keep(self, attribute: str, most: int) -> None:
-        """Keep as many items of one list as fit beside what is kept already."""
+        """Keep as many of the first ``most`` items of one list as fit beside what is kept already."""
 
         def fits(count: int) -> bool:
             setattr(self, attribute, count)
             return self.fits()
 
-        # A list may be far longer than could ever fit (each item takes a byte at least): bound the search.
-        kept = _largest(fits, min(most, TRAILERS_BUDGET))
-        setattr(self, attribute, kept)
+        setattr(self, attribute, _largest(fits, most))
 
     def cut(self) -> None:
         """Keep, in order of priority, as much as fits."""
         self.kept_violations = self.kept_metadata = 0
         self.kept_details = self.kept_trailers = 0
-        if self.violations is not None:
-            self.keep("kept_violations", len(self.violations))
-        self.keep("kept_metadata", len(self.metadata))
+        self.keep("kept_violations", self.most_violations)
+        self.keep("kept_metadata", self.most_metadata)
         self.keep_cut_value()
-        self.keep("kept_details", len(self.details))
-        self.keep("kept_trailers", len(self.trailers))
+        self.keep("kept_details", self.most_details)
+        self.keep("kept_trailers", self.most_trailers)
 
     def keep_cut_value(self) -> None:
         """Keep the start of the first metadata value left out, if a useful part of it fits."""
@@ -261,7 +287,7 @@ def fit(exc: RpcException) -> Status:
     exception's own trailers. Whatever is left out, the message says so.
     """
     parts = _Parts(exc)
-    if not parts.fits():
+    if parts.left_out() or not parts.fits():
         parts.cut()
     message = parts.note()
     trailers = parts.build(message)

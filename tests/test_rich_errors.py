@@ -9,6 +9,7 @@ to these tests.
 from __future__ import annotations
 
 import functools
+import json
 import tempfile
 import threading
 import time
@@ -405,6 +406,21 @@ def test_to_status_bounds_any_exception() -> None:
     )
     assert size <= TRAILERS_BUDGET - 200
     assert status.message.endswith(DETAILS_CUT)
+
+
+def test_to_status_cuts_violations_and_says_how_many() -> None:
+    violations = [
+        errors.Violation(f"items[{i}].sku", "string.min_len", "too short")
+        for i in range(300_000)
+    ]
+    status = to_status(
+        errors.ValidationError(violations, "invalid Req: 300000 violation(s)")
+    )
+    kept = json.loads(dict(status.trailing_metadata)["error-details"])["violations"]
+    assert 10 < len(kept) < 300
+    assert status.message == (
+        f"invalid Req: 300000 violation(s) (details list the first {len(kept)})"
+    )
 
 
 # -- 12.8: a catalogue class only for its own code ------------------------------------------------------
