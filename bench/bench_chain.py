@@ -44,7 +44,7 @@ import grpc
 from prometheus_client import CollectorRegistry
 
 import grpc_errgen
-from grpc_errgen.compiler import compile_protos, write
+from grpc_errgen.codegen.protoc import compile_protos, write
 from grpc_errgen.observe import Observer
 
 PROTOS = Path(__file__).parent / "protos"

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grpc_errgen.compiler import builtin_includes, compile_protos, write
+from grpc_errgen.codegen.protoc import builtin_includes, compile_protos, write
 
 TEMPLATE = """\
 syntax = "proto3";

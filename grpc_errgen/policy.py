@@ -6,7 +6,6 @@ the client interceptors and ``channel_options`` read them. Nothing here runs per
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -55,16 +54,9 @@ class MethodPolicy:
     skip_validation: bool = False
     #: The request message's name, for ``invalid <MessageName>: ...``.
     request_type: str = ""
-    #: The retry policy as gRPC service-config JSON (``methodConfig[].retryPolicy``), or None.
+    #: The retry policy in gRPC service-config form (``methodConfig[].retryPolicy``), or None. The one copy
+    #: the runtime reads (``service_config``); the generated ``SERVICE_CONFIG`` text is for other tools.
     retry: Mapping[str, Any] | None = None
-
-    @property
-    def client_streaming(self) -> bool:
-        return self.kind in ("stream_unary", "stream_stream")
-
-    @property
-    def server_streaming(self) -> bool:
-        return self.kind in ("unary_stream", "stream_stream")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +66,6 @@ class GeneratedFile:
     proto: str
     methods: Mapping[str, MethodPolicy] = field(default_factory=dict)
     errors: tuple[type[CatalogueError], ...] = ()
-    service_config: str | None = None
 
 
 def generated_files(
@@ -117,9 +108,14 @@ def error_table(
 
 
 def service_config(modules: Iterable[ModuleType | GeneratedFile]) -> dict[str, Any]:
-    """One gRPC service config holding the retry policies of every module."""
-    method_config: list[Any] = []
-    for generated in generated_files(modules):
-        if generated.service_config:
-            method_config.extend(json.loads(generated.service_config)["methodConfig"])
+    """One gRPC service config holding the retry policies of every module's methods."""
+    method_config: list[Any] = [
+        {
+            "name": [{"service": policy.service, "method": policy.method}],
+            "retryPolicy": dict(policy.retry),
+        }
+        for generated in generated_files(modules)
+        for policy in generated.methods.values()
+        if policy.retry is not None
+    ]
     return {"methodConfig": method_config}

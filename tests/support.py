@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 from types import ModuleType
 
-from grpc_errgen.compiler import compile_protos, write
+from grpc_errgen.codegen.protoc import compile_protos, write
 
 
 def build(root: Path, sources: dict[str, str]) -> Path:

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from grpc_errgen import errors
-from grpc_errgen.cli import main as cli
+from grpc_errgen.codegen.cli import main as cli
+from grpc_errgen.codegen.resources import include_dir
 from grpc_errgen.policy import GeneratedFile, service_config
-from grpc_errgen.resources import include_dir
 from tests.support import build, load
 
 ROOT = Path(__file__).resolve().parent.parent

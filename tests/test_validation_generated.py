@@ -10,7 +10,7 @@ import black
 import pytest
 
 import grpc_errgen
-from grpc_errgen.compiler import compile_protos
+from grpc_errgen.codegen.protoc import compile_protos
 from grpc_errgen.validation import validator_for
 from tests.support import build, load
 

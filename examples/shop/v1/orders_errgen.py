@@ -5,302 +5,414 @@ Source: shop/v1/orders.proto
 
 from __future__ import annotations
 
-import grpc
+import grpc as _grpc
 
 from grpc_errgen import checks as _checks
 from grpc_errgen import errors as _errors
+from grpc_errgen import policy as _policy
 from grpc_errgen import validation as _validation
-from grpc_errgen.errors import Violation
-from grpc_errgen.policy import ExceptionMapping, GeneratedFile, MethodPolicy
 
 import shop.v1.orders_pb2 as _pb2
 
 
 class OrderError(_errors.CatalogueError):
-    """Errors of the shop.v1.OrderError catalogue."""
+    """The errors this service declares. Clients catch them as OrderNotFound, OutOfStock, ..."""
 
     domain = "orders.shop.example"
 
 
 class OrderNotFound(OrderError, _errors.NotFound):
-    status_code = grpc.StatusCode.NOT_FOUND
+    status_code = _grpc.StatusCode.NOT_FOUND
     reason = "ORDER_NOT_FOUND"
     default_message = "order not found"
 
 
 class OutOfStock(OrderError, _errors.FailedPrecondition):
-    status_code = grpc.StatusCode.FAILED_PRECONDITION
+    status_code = _grpc.StatusCode.FAILED_PRECONDITION
     reason = "OUT_OF_STOCK"
     default_message = "item out of stock"
 
 
 class PaymentDeclined(OrderError, _errors.FailedPrecondition):
-    status_code = grpc.StatusCode.FAILED_PRECONDITION
+    status_code = _grpc.StatusCode.FAILED_PRECONDITION
     reason = "PAYMENT_DECLINED"
     default_message = "payment declined"
 
 
 class InventoryBusy(OrderError, _errors.Unavailable):
-    status_code = grpc.StatusCode.UNAVAILABLE
+    status_code = _grpc.StatusCode.UNAVAILABLE
     reason = "INVENTORY_BUSY"
     default_message = "inventory busy"
     retryable = True
 
 
-_RE_1 = _checks.regex("^[A-Z]{3}-[0-9]{4}$")
-_V_2 = Violation(
-    "sku",
+_LINE_ITEM_SKU_PATTERN_RE = _checks.regex("^[A-Z]{3}-[0-9]{4}$")
+_LINE_ITEM_SKU_PATTERN = _errors.Violation(
+    "",
     "string.pattern",
     "does not match regex pattern `^[A-Z]{3}-[0-9]{4}$`",
 )
-_V_3 = Violation(
-    "quantity",
+_LINE_ITEM_QUANTITY_GT_LTE = _errors.Violation(
+    "",
     "uint32.gt_lte",
     "must be greater than 0 and less than or equal to 100",
 )
-_V_4 = Violation("line1", "string.min_len", "must be at least 1 characters")
-_V_5 = Violation("line1", "string.max_len", "must be at most 200 characters")
-_V_6 = Violation("country", "string.len", "must be 2 characters")
-_V_7 = Violation("payment", "required", "exactly one field is required in oneof")
-_V_8 = Violation(
-    "customer_email",
+_ADDRESS_LINE1_MIN_LEN = _errors.Violation(
+    "",
+    "string.min_len",
+    "must be at least 1 characters",
+)
+_ADDRESS_LINE1_MAX_LEN = _errors.Violation(
+    "",
+    "string.max_len",
+    "must be at most 200 characters",
+)
+_ADDRESS_COUNTRY_LEN = _errors.Violation("", "string.len", "must be 2 characters")
+_CREATE_ORDER_REQUEST_PAYMENT_REQUIRED = _errors.Violation(
+    "",
+    "required",
+    "exactly one field is required in oneof",
+)
+_CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL = _errors.Violation(
+    "",
+    "string.email",
+    "must be a valid email address",
+)
+_CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY = _errors.Violation(
+    "",
     "string.email_empty",
     "value is empty, which is not a valid email address",
 )
-_V_9 = Violation("customer_email", "string.email", "must be a valid email address")
-_V_10 = Violation("items", "repeated.min_items", "must contain at least 1 item(s)")
-_V_11 = Violation("items", "repeated.max_items", "must contain no more than 50 item(s)")
-_V_12 = Violation(
+_CREATE_ORDER_REQUEST_ITEMS_MIN_ITEMS = _errors.Violation(
     "",
-    "string.pattern",
-    "does not match regex pattern `^[A-Z]{3}-[0-9]{4}$`",
+    "repeated.min_items",
+    "must contain at least 1 item(s)",
 )
-_V_13 = Violation(
+_CREATE_ORDER_REQUEST_ITEMS_MAX_ITEMS = _errors.Violation(
     "",
-    "uint32.gt_lte",
-    "must be greater than 0 and less than or equal to 100",
+    "repeated.max_items",
+    "must contain no more than 50 item(s)",
 )
-_IN_14 = frozenset({0, 1, 2})
-_V_15 = Violation(
-    "currency",
+_CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY_SET = frozenset({0, 1, 2})
+_CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY = _errors.Violation(
+    "",
     "enum.defined_only",
     "value must be one of the defined enum values",
 )
-_NOT_IN_16 = frozenset({0})
-_V_17 = Violation("currency", "enum.not_in", "must not be in list [0]")
-_V_18 = Violation("shipping", "required", "value is required")
-_V_19 = Violation("shipping.line1", "string.min_len", "must be at least 1 characters")
-_V_20 = Violation("shipping.line1", "string.max_len", "must be at most 200 characters")
-_V_21 = Violation("shipping.country", "string.len", "must be 2 characters")
-_V_22 = Violation("labels", "map.max_pairs", "map must be at most 10 entries")
-_V_23 = Violation("", "string.min_len", "must be at least 1 characters")
-_V_24 = Violation("", "string.max_len", "must be at most 32 characters")
-_V_25 = Violation("", "string.max_len", "must be at most 128 characters")
-_V_26 = Violation("coupon", "string.min_len", "must be at least 4 characters")
-_V_27 = Violation("coupon", "string.max_len", "must be at most 16 characters")
-_V_28 = Violation("deliver_after", "timestamp.gt_now", "must be greater than now")
-_V_29 = Violation("card_token", "string.min_len", "must be at least 8 characters")
-_V_30 = Violation(
-    "invoice_id",
+_CREATE_ORDER_REQUEST_CURRENCY_NOT_IN_SET = frozenset({0})
+_CREATE_ORDER_REQUEST_CURRENCY_NOT_IN = _errors.Violation(
+    "",
+    "enum.not_in",
+    "must not be in list [0]",
+)
+_CREATE_ORDER_REQUEST_SHIPPING_REQUIRED = _errors.Violation(
+    "",
+    "required",
+    "value is required",
+)
+_CREATE_ORDER_REQUEST_LABELS_MAX_PAIRS = _errors.Violation(
+    "",
+    "map.max_pairs",
+    "map must be at most 10 entries",
+)
+_CREATE_ORDER_REQUEST_LABELS_KEYS_MIN_LEN = _errors.Violation(
+    "",
+    "string.min_len",
+    "must be at least 1 characters",
+)
+_CREATE_ORDER_REQUEST_LABELS_KEYS_MAX_LEN = _errors.Violation(
+    "",
+    "string.max_len",
+    "must be at most 32 characters",
+)
+_CREATE_ORDER_REQUEST_LABELS_VALUES_MAX_LEN = _errors.Violation(
+    "",
+    "string.max_len",
+    "must be at most 128 characters",
+)
+_CREATE_ORDER_REQUEST_COUPON_MIN_LEN = _errors.Violation(
+    "",
+    "string.min_len",
+    "must be at least 4 characters",
+)
+_CREATE_ORDER_REQUEST_COUPON_MAX_LEN = _errors.Violation(
+    "",
+    "string.max_len",
+    "must be at most 16 characters",
+)
+_CREATE_ORDER_REQUEST_DELIVER_AFTER_GT_NOW = _errors.Violation(
+    "",
+    "timestamp.gt_now",
+    "must be greater than now",
+)
+_CREATE_ORDER_REQUEST_CARD_TOKEN_MIN_LEN = _errors.Violation(
+    "",
+    "string.min_len",
+    "must be at least 8 characters",
+)
+_CREATE_ORDER_REQUEST_INVOICE_ID_UUID = _errors.Violation(
+    "",
+    "string.uuid",
+    "must be a valid UUID",
+)
+_CREATE_ORDER_REQUEST_INVOICE_ID_UUID_EMPTY = _errors.Violation(
+    "",
     "string.uuid_empty",
     "value is empty, which is not a valid UUID",
 )
-_V_31 = Violation("invoice_id", "string.uuid", "must be a valid UUID")
-_V_32 = Violation("id", "string.min_len", "must be at least 3 characters")
-_V_33 = Violation("id", "string.max_len", "must be at most 64 characters")
-_V_34 = Violation("page_size", "uint32.lte", "must be less than or equal to 100")
-_V_35 = Violation(
-    "max_age",
+_GET_ORDER_REQUEST_ID_MIN_LEN = _errors.Violation(
+    "",
+    "string.min_len",
+    "must be at least 3 characters",
+)
+_GET_ORDER_REQUEST_ID_MAX_LEN = _errors.Violation(
+    "",
+    "string.max_len",
+    "must be at most 64 characters",
+)
+_LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL = _errors.Violation(
+    "",
+    "string.email",
+    "must be a valid email address",
+)
+_LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY = _errors.Violation(
+    "",
+    "string.email_empty",
+    "value is empty, which is not a valid email address",
+)
+_LIST_ORDERS_REQUEST_PAGE_SIZE_LTE = _errors.Violation(
+    "",
+    "uint32.lte",
+    "must be less than or equal to 100",
+)
+_LIST_ORDERS_REQUEST_MAX_AGE_GT_LTE = _errors.Violation(
+    "",
     "duration.gt_lte",
     "must be greater than 0s and less than or equal to 86400s",
 )
-_V_36 = Violation("order_id", "string.min_len", "must be at least 3 characters")
-_V_37 = Violation("item", "required", "value is required")
-_V_38 = Violation(
-    "item.sku",
-    "string.pattern",
-    "does not match regex pattern `^[A-Z]{3}-[0-9]{4}$`",
+_ITEM_UPLOAD_ORDER_ID_MIN_LEN = _errors.Violation(
+    "",
+    "string.min_len",
+    "must be at least 3 characters",
 )
-_V_39 = Violation(
-    "item.quantity",
-    "uint32.gt_lte",
-    "must be greater than 0 and less than or equal to 100",
+_ITEM_UPLOAD_ITEM_REQUIRED = _errors.Violation("", "required", "value is required")
+_TRACK_REQUEST_ORDER_ID_MIN_LEN = _errors.Violation(
+    "",
+    "string.min_len",
+    "must be at least 3 characters",
 )
 
 
-def validate_LineItem(m: _pb2.LineItem) -> list[Violation]:
-    out: list[Violation] = []
+def validate_LineItem(m: _pb2.LineItem) -> list[_errors.Violation]:
+    out: list[_errors.Violation] = []
     v0 = m.sku
-    if not _RE_1.found(v0):
-        out.append(_V_2)
+    if not _LINE_ITEM_SKU_PATTERN_RE.found(v0):
+        out.append(_checks.at("sku", _LINE_ITEM_SKU_PATTERN))
     v1 = m.quantity
     if not 0 < v1 <= 100:
-        out.append(_V_3)
+        out.append(_checks.at("quantity", _LINE_ITEM_QUANTITY_GT_LTE))
     return out
 
 
-def validate_Address(m: _pb2.Address) -> list[Violation]:
-    out: list[Violation] = []
+def validate_Address(m: _pb2.Address) -> list[_errors.Violation]:
+    out: list[_errors.Violation] = []
     v0 = m.line1
     size0 = len(v0)
     if size0 < 1:
-        out.append(_V_4)
+        out.append(_checks.at("line1", _ADDRESS_LINE1_MIN_LEN))
     if size0 > 200:
-        out.append(_V_5)
+        out.append(_checks.at("line1", _ADDRESS_LINE1_MAX_LEN))
     v1 = m.country
     if len(v1) != 2:
-        out.append(_V_6)
+        out.append(_checks.at("country", _ADDRESS_COUNTRY_LEN))
     return out
 
 
-def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[Violation]:
-    out: list[Violation] = []
+def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Violation]:
+    out: list[_errors.Violation] = []
     if m.WhichOneof("payment") is None:
-        out.append(_V_7)
+        out.append(_checks.at("payment", _CREATE_ORDER_REQUEST_PAYMENT_REQUIRED))
     v0 = m.customer_email
     if not v0:
-        out.append(_V_8)
+        out.append(
+            _checks.at(
+                "customer_email", _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY
+            )
+        )
     elif not _checks.is_email(v0):
-        out.append(_V_9)
+        out.append(
+            _checks.at("customer_email", _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL)
+        )
     v1 = m.items
     if len(v1) < 1:
-        out.append(_V_10)
+        out.append(_checks.at("items", _CREATE_ORDER_REQUEST_ITEMS_MIN_ITEMS))
     if len(v1) > 50:
-        out.append(_V_11)
+        out.append(_checks.at("items", _CREATE_ORDER_REQUEST_ITEMS_MAX_ITEMS))
     for x1 in v1:
-        if not _RE_1.found(x1.sku) or not 0 < x1.quantity <= 100:
+        if not _LINE_ITEM_SKU_PATTERN_RE.found(x1.sku) or not 0 < x1.quantity <= 100:
             # an item fails: check them all, with their paths
             for i1, x1 in enumerate(v1):
                 x1_v0 = x1.sku
-                if not _RE_1.found(x1_v0):
-                    out.append(_checks.at(f"items[{i1}].sku", _V_12))
+                if not _LINE_ITEM_SKU_PATTERN_RE.found(x1_v0):
+                    out.append(_checks.at(f"items[{i1}].sku", _LINE_ITEM_SKU_PATTERN))
                 x1_v1 = x1.quantity
                 if not 0 < x1_v1 <= 100:
-                    out.append(_checks.at(f"items[{i1}].quantity", _V_13))
+                    out.append(
+                        _checks.at(f"items[{i1}].quantity", _LINE_ITEM_QUANTITY_GT_LTE)
+                    )
             break
     v2 = m.currency
-    if v2 not in _IN_14:
-        out.append(_V_15)
-    if v2 in _NOT_IN_16:
-        out.append(_V_17)
+    if v2 not in _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY_SET:
+        out.append(_checks.at("currency", _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY))
+    if v2 in _CREATE_ORDER_REQUEST_CURRENCY_NOT_IN_SET:
+        out.append(_checks.at("currency", _CREATE_ORDER_REQUEST_CURRENCY_NOT_IN))
     if m.HasField("shipping"):
         v3 = m.shipping
         v3_v0 = v3.line1
         v3_size0 = len(v3_v0)
         if v3_size0 < 1:
-            out.append(_V_19)
+            out.append(_checks.at("shipping.line1", _ADDRESS_LINE1_MIN_LEN))
         if v3_size0 > 200:
-            out.append(_V_20)
+            out.append(_checks.at("shipping.line1", _ADDRESS_LINE1_MAX_LEN))
         v3_v1 = v3.country
         if len(v3_v1) != 2:
-            out.append(_V_21)
+            out.append(_checks.at("shipping.country", _ADDRESS_COUNTRY_LEN))
     else:
-        out.append(_V_18)
+        out.append(_checks.at("shipping", _CREATE_ORDER_REQUEST_SHIPPING_REQUIRED))
     v4 = m.labels
     if len(v4) > 10:
-        out.append(_V_22)
+        out.append(_checks.at("labels", _CREATE_ORDER_REQUEST_LABELS_MAX_PAIRS))
     for k4, x4 in v4.items():
         size4 = len(k4)
         if size4 < 1:
-            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_23))
+            out.append(
+                _checks.at(
+                    f"labels[{_checks.key(k4)}]",
+                    _CREATE_ORDER_REQUEST_LABELS_KEYS_MIN_LEN,
+                )
+            )
         if size4 > 32:
-            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_24))
+            out.append(
+                _checks.at(
+                    f"labels[{_checks.key(k4)}]",
+                    _CREATE_ORDER_REQUEST_LABELS_KEYS_MAX_LEN,
+                )
+            )
         if len(x4) > 128:
-            out.append(_checks.at(f"labels[{_checks.key(k4)}]", _V_25))
+            out.append(
+                _checks.at(
+                    f"labels[{_checks.key(k4)}]",
+                    _CREATE_ORDER_REQUEST_LABELS_VALUES_MAX_LEN,
+                )
+            )
     if m.HasField("coupon"):
         v5 = m.coupon
         size5 = len(v5)
         if size5 < 4:
-            out.append(_V_26)
+            out.append(_checks.at("coupon", _CREATE_ORDER_REQUEST_COUPON_MIN_LEN))
         if size5 > 16:
-            out.append(_V_27)
+            out.append(_checks.at("coupon", _CREATE_ORDER_REQUEST_COUPON_MAX_LEN))
     if m.HasField("deliver_after"):
         v6 = m.deliver_after
         n6 = v6.seconds * 1_000_000_000 + v6.nanos
         if n6 < _checks.now_nanos():
-            out.append(_V_28)
+            out.append(
+                _checks.at("deliver_after", _CREATE_ORDER_REQUEST_DELIVER_AFTER_GT_NOW)
+            )
     if m.HasField("card_token"):
         v7 = m.card_token
         if len(v7) < 8:
-            out.append(_V_29)
+            out.append(
+                _checks.at("card_token", _CREATE_ORDER_REQUEST_CARD_TOKEN_MIN_LEN)
+            )
     if m.HasField("invoice_id"):
         v8 = m.invoice_id
         if not v8:
-            out.append(_V_30)
+            out.append(
+                _checks.at("invoice_id", _CREATE_ORDER_REQUEST_INVOICE_ID_UUID_EMPTY)
+            )
         elif not _checks.is_uuid(v8):
-            out.append(_V_31)
+            out.append(_checks.at("invoice_id", _CREATE_ORDER_REQUEST_INVOICE_ID_UUID))
     return out
 
 
-def validate_Order(m: _pb2.Order) -> list[Violation]:
-    out: list[Violation] = []
+def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
+    out: list[_errors.Violation] = []
     v2 = m.items
     for x2 in v2:
-        if not _RE_1.found(x2.sku) or not 0 < x2.quantity <= 100:
+        if not _LINE_ITEM_SKU_PATTERN_RE.found(x2.sku) or not 0 < x2.quantity <= 100:
             # an item fails: check them all, with their paths
             for i2, x2 in enumerate(v2):
                 x2_v0 = x2.sku
-                if not _RE_1.found(x2_v0):
-                    out.append(_checks.at(f"items[{i2}].sku", _V_12))
+                if not _LINE_ITEM_SKU_PATTERN_RE.found(x2_v0):
+                    out.append(_checks.at(f"items[{i2}].sku", _LINE_ITEM_SKU_PATTERN))
                 x2_v1 = x2.quantity
                 if not 0 < x2_v1 <= 100:
-                    out.append(_checks.at(f"items[{i2}].quantity", _V_13))
+                    out.append(
+                        _checks.at(f"items[{i2}].quantity", _LINE_ITEM_QUANTITY_GT_LTE)
+                    )
             break
     return out
 
 
-def validate_GetOrderRequest(m: _pb2.GetOrderRequest) -> list[Violation]:
-    out: list[Violation] = []
+def validate_GetOrderRequest(m: _pb2.GetOrderRequest) -> list[_errors.Violation]:
+    out: list[_errors.Violation] = []
     v0 = m.id
     size0 = len(v0)
     if size0 < 3:
-        out.append(_V_32)
+        out.append(_checks.at("id", _GET_ORDER_REQUEST_ID_MIN_LEN))
     if size0 > 64:
-        out.append(_V_33)
+        out.append(_checks.at("id", _GET_ORDER_REQUEST_ID_MAX_LEN))
     return out
 
 
-def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[Violation]:
-    out: list[Violation] = []
+def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[_errors.Violation]:
+    out: list[_errors.Violation] = []
     v0 = m.customer_email
     if not v0:
-        out.append(_V_8)
+        out.append(
+            _checks.at(
+                "customer_email", _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY
+            )
+        )
     elif not _checks.is_email(v0):
-        out.append(_V_9)
+        out.append(
+            _checks.at("customer_email", _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL)
+        )
     v1 = m.page_size
     if not v1 <= 100:
-        out.append(_V_34)
+        out.append(_checks.at("page_size", _LIST_ORDERS_REQUEST_PAGE_SIZE_LTE))
     if m.HasField("max_age"):
         v2 = m.max_age
         n2 = v2.seconds * 1_000_000_000 + v2.nanos
         if not 0 < n2 <= 86400000000000:
-            out.append(_V_35)
+            out.append(_checks.at("max_age", _LIST_ORDERS_REQUEST_MAX_AGE_GT_LTE))
     return out
 
 
-def validate_ItemUpload(m: _pb2.ItemUpload) -> list[Violation]:
-    out: list[Violation] = []
+def validate_ItemUpload(m: _pb2.ItemUpload) -> list[_errors.Violation]:
+    out: list[_errors.Violation] = []
     v0 = m.order_id
     if len(v0) < 3:
-        out.append(_V_36)
+        out.append(_checks.at("order_id", _ITEM_UPLOAD_ORDER_ID_MIN_LEN))
     if m.HasField("item"):
         v1 = m.item
         v1_v0 = v1.sku
-        if not _RE_1.found(v1_v0):
-            out.append(_V_38)
+        if not _LINE_ITEM_SKU_PATTERN_RE.found(v1_v0):
+            out.append(_checks.at("item.sku", _LINE_ITEM_SKU_PATTERN))
         v1_v1 = v1.quantity
         if not 0 < v1_v1 <= 100:
-            out.append(_V_39)
+            out.append(_checks.at("item.quantity", _LINE_ITEM_QUANTITY_GT_LTE))
     else:
-        out.append(_V_37)
+        out.append(_checks.at("item", _ITEM_UPLOAD_ITEM_REQUIRED))
     return out
 
 
-def validate_TrackRequest(m: _pb2.TrackRequest) -> list[Violation]:
-    out: list[Violation] = []
+def validate_TrackRequest(m: _pb2.TrackRequest) -> list[_errors.Violation]:
+    out: list[_errors.Violation] = []
     v0 = m.order_id
     if len(v0) < 3:
-        out.append(_V_36)
+        out.append(_checks.at("order_id", _TRACK_REQUEST_ORDER_ID_MIN_LEN))
     return out
 
 
@@ -314,8 +426,8 @@ _validation.register("shop.v1.ItemUpload", validate_ItemUpload)
 _validation.register("shop.v1.TrackRequest", validate_TrackRequest)
 
 
-ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
-    "/shop.v1.OrderService/CreateOrder": MethodPolicy(
+ORDER_SERVICE_POLICY: dict[str, _policy.MethodPolicy] = {
+    "/shop.v1.OrderService/CreateOrder": _policy.MethodPolicy(
         full_method="/shop.v1.OrderService/CreateOrder",
         service="shop.v1.OrderService",
         method="CreateOrder",
@@ -324,21 +436,21 @@ ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
         scopes=frozenset({"orders", "orders.write"}),
         errors=(OutOfStock, PaymentDeclined),
         exception_mappings=(
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.ValueError",
-                grpc.StatusCode.FAILED_PRECONDITION,
+                _grpc.StatusCode.FAILED_PRECONDITION,
                 "order rejected",
                 0,
             ),
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.KeyError",
-                grpc.StatusCode.NOT_FOUND,
+                _grpc.StatusCode.NOT_FOUND,
                 "no such order",
                 1,
             ),
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.TimeoutError",
-                grpc.StatusCode.UNAVAILABLE,
+                _grpc.StatusCode.UNAVAILABLE,
                 "try again later",
                 2,
             ),
@@ -346,7 +458,7 @@ ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
         validator=validate_CreateOrderRequest,
         request_type="CreateOrderRequest",
     ),
-    "/shop.v1.OrderService/GetOrder": MethodPolicy(
+    "/shop.v1.OrderService/GetOrder": _policy.MethodPolicy(
         full_method="/shop.v1.OrderService/GetOrder",
         service="shop.v1.OrderService",
         method="GetOrder",
@@ -355,15 +467,15 @@ ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
         scopes=frozenset({"orders"}),
         errors=(OrderNotFound, InventoryBusy),
         exception_mappings=(
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.KeyError",
-                grpc.StatusCode.NOT_FOUND,
+                _grpc.StatusCode.NOT_FOUND,
                 "no such order",
                 1,
             ),
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.TimeoutError",
-                grpc.StatusCode.UNAVAILABLE,
+                _grpc.StatusCode.UNAVAILABLE,
                 "try again later",
                 2,
             ),
@@ -378,21 +490,21 @@ ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
             "retryableStatusCodes": ["UNAVAILABLE"],
         },
     ),
-    "/shop.v1.OrderService/ListOrders": MethodPolicy(
+    "/shop.v1.OrderService/ListOrders": _policy.MethodPolicy(
         full_method="/shop.v1.OrderService/ListOrders",
         service="shop.v1.OrderService",
         method="ListOrders",
         kind="unary_stream",
         exception_mappings=(
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.KeyError",
-                grpc.StatusCode.NOT_FOUND,
+                _grpc.StatusCode.NOT_FOUND,
                 "no such order",
                 1,
             ),
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.TimeoutError",
-                grpc.StatusCode.UNAVAILABLE,
+                _grpc.StatusCode.UNAVAILABLE,
                 "try again later",
                 2,
             ),
@@ -400,7 +512,7 @@ ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
         validator=validate_ListOrdersRequest,
         request_type="ListOrdersRequest",
     ),
-    "/shop.v1.OrderService/UploadItems": MethodPolicy(
+    "/shop.v1.OrderService/UploadItems": _policy.MethodPolicy(
         full_method="/shop.v1.OrderService/UploadItems",
         service="shop.v1.OrderService",
         method="UploadItems",
@@ -409,15 +521,15 @@ ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
         scopes=frozenset({"orders", "orders.write"}),
         errors=(OrderNotFound, OutOfStock),
         exception_mappings=(
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.KeyError",
-                grpc.StatusCode.NOT_FOUND,
+                _grpc.StatusCode.NOT_FOUND,
                 "no such order",
                 1,
             ),
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.TimeoutError",
-                grpc.StatusCode.UNAVAILABLE,
+                _grpc.StatusCode.UNAVAILABLE,
                 "try again later",
                 2,
             ),
@@ -425,7 +537,7 @@ ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
         validator=validate_ItemUpload,
         request_type="ItemUpload",
     ),
-    "/shop.v1.OrderService/TrackOrders": MethodPolicy(
+    "/shop.v1.OrderService/TrackOrders": _policy.MethodPolicy(
         full_method="/shop.v1.OrderService/TrackOrders",
         service="shop.v1.OrderService",
         method="TrackOrders",
@@ -434,15 +546,15 @@ ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
         scopes=frozenset({"orders"}),
         errors=(OrderNotFound,),
         exception_mappings=(
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.KeyError",
-                grpc.StatusCode.NOT_FOUND,
+                _grpc.StatusCode.NOT_FOUND,
                 "no such order",
                 1,
             ),
-            ExceptionMapping(
+            _policy.ExceptionMapping(
                 "builtins.TimeoutError",
-                grpc.StatusCode.UNAVAILABLE,
+                _grpc.StatusCode.UNAVAILABLE,
                 "try again later",
                 2,
             ),
@@ -452,9 +564,10 @@ ORDER_SERVICE_POLICY: dict[str, MethodPolicy] = {
     ),
 }
 
+#: The gRPC service config of this file's retry policies, for other tools and clients.
 SERVICE_CONFIG = '{"methodConfig":[{"name":[{"method":"GetOrder","service":"shop.v1.OrderService"}],"retryPolicy":{"backoffMultiplier":2.0,"initialBackoff":"0.05s","maxAttempts":3,"maxBackoff":"0.5s","retryableStatusCodes":["UNAVAILABLE"]}}]}'
 
-ERRGEN = GeneratedFile(
+ERRGEN = _policy.GeneratedFile(
     proto="shop/v1/orders.proto",
     methods={
         **ORDER_SERVICE_POLICY,
@@ -465,5 +578,4 @@ ERRGEN = GeneratedFile(
         PaymentDeclined,
         InventoryBusy,
     ),
-    service_config=SERVICE_CONFIG,
 )

@@ -1,4 +1,9 @@
-"""``generate(request) -> response``: the one code path behind both the protoc plugin and the CLI."""
+"""``generate(request) -> response``: the one code path behind both the protoc plugin and the CLI.
+
+descriptors -> front ends (``frontend.errgen_rules``, ``frontend.errgen_services``) -> model -> back end
+(``backend.module``) -> files. Every file of the request is read once; the problems of the files to generate are
+reported (all of them, and no file is written when there is any).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from google.protobuf.compiler import plugin_pb2
 
 # Importing options_pb2 registers the extensions the request's options carry.
 from grpc_errgen import options_pb2  # noqa: F401
-from grpc_errgen.codegen import frontend
-from grpc_errgen.codegen.context import GenContext
-from grpc_errgen.codegen.render import render
+from grpc_errgen.codegen.backend import module, names
+from grpc_errgen.codegen.diagnostics import GenContext
+from grpc_errgen.codegen.frontend import errgen_rules, errgen_services
 
 #: Our own options file: generating it (as buf does when it is in the module) produces nothing.
 OPTIONS_PROTO = "grpc_errgen/options.proto"
@@ -18,9 +23,8 @@ _FEATURES = (
     plugin_pb2.CodeGeneratorResponse.FEATURE_PROTO3_OPTIONAL
     | plugin_pb2.CodeGeneratorResponse.FEATURE_SUPPORTS_EDITIONS
 )
-_PARAMETERS: dict[str, set[str]] = (
-    {}
-)  # name -> accepted values; none yet, but unknown ones are refused
+#: --errgen_opt name -> accepted values; none yet, but unknown ones are refused
+_PARAMETERS: dict[str, set[str]] = {}
 
 
 def _parse_parameters(parameter: str) -> tuple[dict[str, str], list[str]]:
@@ -53,15 +57,19 @@ def generate(
         pool.Add(proto)
         protos[proto.name] = proto
     ctx = GenContext(pool=pool, protos=protos)
-    models = [
-        frontend.read_file(ctx, name)
-        for name in request.file_to_generate
-        if name != OPTIONS_PROTO
-    ]
-    if ctx.diagnostics:
-        response.error = "\n".join(ctx.diagnostics)
+    wanted = [name for name in request.file_to_generate if name != OPTIONS_PROTO]
+    validators = errgen_rules.read_run(ctx)
+    models = errgen_services.read_run(ctx, validators, wanted)
+    for name in wanted:
+        for path, problem in module.name_problems(models[name]):
+            ctx.error(name, path, problem)
+    found = [line for name in wanted for line in ctx.diagnostics.get(name, [])]
+    if found:
+        response.error = "\n".join(found)
         return response
-    for model in models:
-        if not model.is_empty:
-            response.file.add(name=model.output, content=render(model))
+    for name in wanted:
+        if not models[name].is_empty:
+            response.file.add(
+                name=names.output_path(name), content=module.render(models[name])
+            )
     return response

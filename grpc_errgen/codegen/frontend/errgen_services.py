@@ -1,77 +1,58 @@
-"""Front end for grpc-errgen's own options: reads ``(errgen.*)`` options from descriptors into the model.
+"""Front end for our service and error options: ``(errgen.file/service/method/errors/error)`` -> model.
 
-Error catalogues, service and method policies, exception mappings and retry policies are read here; field
-rules are read by ``rules`` (the validation front end). Every problem is reported through ``GenContext.error``
-with the path of the offending element, so the user sees ``file.proto:LINE:COL: message``.
+Error catalogues, service and method policies, exception mappings and retry policies are read here (field
+rules: ``errgen_rules``). Every problem is reported through ``GenContext.error`` with the path of the offending
+element, so the user sees ``file.proto:LINE:COL: message``.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from google.protobuf import descriptor_pb2
 from google.rpc import code_pb2
 
 from grpc_errgen import options_pb2
-from grpc_errgen.codegen import rules
-from grpc_errgen.codegen.context import GenContext, extension, has_extension
-from grpc_errgen.codegen.model import (
+from grpc_errgen.codegen.diagnostics import GenContext
+from grpc_errgen.codegen.frontend import options
+from grpc_errgen.codegen.model.files import (
     Catalogue,
+    ErrorRef,
     ErrorValue,
     FileModel,
     Mapping,
     Method,
+    RetryPolicy,
     Service,
 )
+from grpc_errgen.codegen.model.rules import FileValidators
 
-# Field numbers of descriptor.proto, for source paths.
-_FILE_MESSAGE, _FILE_ENUM, _FILE_SERVICE, _FILE_OPTIONS = 4, 5, 6, 8
-_MESSAGE_NESTED, _MESSAGE_ENUM = 3, 4
-_ENUM_VALUE, _ENUM_OPTIONS, _VALUE_OPTIONS = 2, 3, 3
-_SERVICE_METHOD, _SERVICE_OPTIONS, _METHOD_OPTIONS = 2, 3, 4
-_EXT = 51773  # the number of every errgen extension
-# Field numbers inside our option messages, for pointing at one entry.
-_METHOD_ERRORS, _METHOD_RETRY = 3, 5
+_FDP = descriptor_pb2.FileDescriptorProto
+_DP = descriptor_pb2.DescriptorProto
+_EDP = descriptor_pb2.EnumDescriptorProto
+_SDP = descriptor_pb2.ServiceDescriptorProto
+_FILE_MESSAGE, _FILE_ENUM = _FDP.MESSAGE_TYPE_FIELD_NUMBER, _FDP.ENUM_TYPE_FIELD_NUMBER
+_FILE_SERVICE, _FILE_OPTIONS = _FDP.SERVICE_FIELD_NUMBER, _FDP.OPTIONS_FIELD_NUMBER
+_MESSAGE_NESTED, _MESSAGE_ENUM = (
+    _DP.NESTED_TYPE_FIELD_NUMBER,
+    _DP.ENUM_TYPE_FIELD_NUMBER,
+)
+_ENUM_VALUE, _ENUM_OPTIONS = _EDP.VALUE_FIELD_NUMBER, _EDP.OPTIONS_FIELD_NUMBER
+_VALUE_OPTIONS = descriptor_pb2.EnumValueDescriptorProto.OPTIONS_FIELD_NUMBER
+_SERVICE_METHOD, _SERVICE_OPTIONS = _SDP.METHOD_FIELD_NUMBER, _SDP.OPTIONS_FIELD_NUMBER
+_METHOD_OPTIONS = descriptor_pb2.MethodDescriptorProto.OPTIONS_FIELD_NUMBER
+_FILE_EXT = options_pb2.FILE_FIELD_NUMBER
+_SERVICE_EXT = options_pb2.SERVICE_FIELD_NUMBER
+_METHOD_EXT = options_pb2.METHOD_FIELD_NUMBER
+_MR = options_pb2.MethodRules
 
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _DURATION = re.compile(r"(\d+)(\.\d{1,9})?s")
 _CODE_NAMES = {number: name for name, number in code_pb2.Code.items()}
 
-_STATUS_CLASSES = {
-    "CANCELLED": "Cancelled",
-    "UNKNOWN": "Unknown",
-    "INVALID_ARGUMENT": "InvalidArgument",
-    "DEADLINE_EXCEEDED": "DeadlineExceeded",
-    "NOT_FOUND": "NotFound",
-    "ALREADY_EXISTS": "AlreadyExists",
-    "PERMISSION_DENIED": "PermissionDenied",
-    "RESOURCE_EXHAUSTED": "ResourceExhausted",
-    "FAILED_PRECONDITION": "FailedPrecondition",
-    "ABORTED": "Aborted",
-    "OUT_OF_RANGE": "OutOfRange",
-    "UNIMPLEMENTED": "Unimplemented",
-    "INTERNAL": "Internal",
-    "UNAVAILABLE": "Unavailable",
-    "DATA_LOSS": "DataLoss",
-    "UNAUTHENTICATED": "Unauthenticated",
-}
-
-_KINDS = {
-    (False, False): "unary_unary",
-    (False, True): "unary_stream",
-    (True, False): "stream_unary",
-    (True, True): "stream_stream",
-}
-
-
-def camel_case(name: str) -> str:
-    """``ORDER_NOT_FOUND`` -> ``OrderNotFound``."""
-    return "".join(
-        part[:1].upper() + part[1:].lower() for part in name.split("_") if part
-    )
+#: The codes an error may have: every google.rpc.Code but OK.
+_ERROR_CODES = frozenset(set(code_pb2.Code.keys()) - {"OK"})
 
 
 def _enums(
@@ -98,13 +79,12 @@ def _enums(
 
 def _catalogues(
     ctx: GenContext, proto: descriptor_pb2.FileDescriptorProto
-) -> list[Catalogue]:
+) -> tuple[Catalogue, ...]:
     catalogues = []
-    seen_classes: dict[str, str] = {}
     for enum, full_name, path in _enums(proto):
-        if not has_extension(enum.options, options_pb2.errors):
+        option = options.error_catalogue(enum.options)
+        if option is None:
             continue
-        option = extension(enum.options, options_pb2.errors)
         domain = option.domain or proto.package
         if not domain:
             ctx.error(
@@ -115,7 +95,8 @@ def _catalogues(
         values = []
         for index, value in enumerate(enum.value):
             value_path = (*path, _ENUM_VALUE, index)
-            if not has_extension(value.options, options_pb2.error):
+            spec = options.error_rules(value.options)
+            if spec is None:
                 if (
                     value.number != 0
                 ):  # the zero value (ORDER_ERROR_UNSPECIFIED) is not an error
@@ -125,7 +106,6 @@ def _catalogues(
                         f"{value.name} in error catalogue {enum.name} has no (errgen.error)",
                     )
                 continue
-            spec = extension(value.options, options_pb2.error)
             if not spec.HasField("code"):
                 ctx.error(
                     proto.name,
@@ -134,43 +114,34 @@ def _catalogues(
                 )
                 continue
             code = _CODE_NAMES.get(spec.code, "")
-            if code not in _STATUS_CLASSES:
+            if code not in _ERROR_CODES:
                 ctx.error(
                     proto.name,
                     (*value_path, _VALUE_OPTIONS),
                     f"{value.name}: an error's code must be an error status, not {code or spec.code}",
                 )
                 continue
-            class_name = camel_case(value.name)
-            clash = seen_classes.get(class_name)
-            if clash is not None or class_name == enum.name:
-                ctx.error(
-                    proto.name,
-                    value_path,
-                    f"{value.name} gives class {class_name}, already taken by {clash or enum.name}",
-                )
-                continue
-            seen_classes[class_name] = full_name
             values.append(
                 ErrorValue(
                     reason=value.name,
-                    class_name=class_name,
                     code=code,
-                    status_class=_STATUS_CLASSES[code],
                     message=spec.message or value.name.replace("_", " ").lower(),
                     retryable=spec.retryable,
+                    doc=ctx.comment(proto.name, value_path),
+                    source=value_path,
                 )
             )
-        seen_classes.setdefault(enum.name, full_name)
         catalogues.append(
             Catalogue(
-                class_name=enum.name,
+                name=enum.name,
                 full_name=full_name,
                 domain=domain,
                 values=tuple(values),
+                doc=ctx.comment(proto.name, path),
+                source=path,
             )
         )
-    return catalogues
+    return tuple(catalogues)
 
 
 def _visible_files(ctx: GenContext, name: str) -> list[str]:
@@ -187,36 +158,29 @@ def _visible_files(ctx: GenContext, name: str) -> list[str]:
 
 
 class _ErrorIndex:
-    """Resolves names in an rpc's ``errors`` option to Python expressions for the generated classes."""
+    """Resolves the names in an rpc's ``errors`` option among the catalogues its file sees."""
 
-    def __init__(self, ctx: GenContext, model: FileModel, own: list[Catalogue]) -> None:
-        self._names: dict[str, list[tuple[str, str]]] = (
+    def __init__(
+        self,
+        ctx: GenContext,
+        file_name: str,
+        catalogues: dict[str, tuple[Catalogue, ...]],
+    ) -> None:
+        self._names: dict[str, list[tuple[str, ErrorRef]]] = (
             {}
-        )  # lookup name -> [(qualified name, python expr)]
-        self._model = model
-        for file_name in _visible_files(ctx, model.proto):
-            catalogues = (
-                own
-                if file_name == model.proto
-                else _catalogues(
-                    GenContext(ctx.pool, ctx.protos), ctx.protos[file_name]
-                )
-            )
-            module = None if file_name == model.proto else ctx.errgen_module(file_name)
-            for catalogue in catalogues:
+        )  # lookup name -> [(qualified, ref)]
+        for visible in _visible_files(ctx, file_name):
+            for catalogue in catalogues.get(visible, ()):
+                short = catalogue.full_name.rpartition(".")[2]
                 for value in catalogue.values:
                     qualified = f"{catalogue.full_name}.{value.reason}"
-                    entry = (
-                        qualified,
-                        f"{module}:{value.class_name}" if module else value.class_name,
-                    )
-                    short = catalogue.full_name.rpartition(".")[2]
+                    entry = (qualified, ErrorRef(visible, catalogue.name, value.reason))
                     for key in {value.reason, f"{short}.{value.reason}", qualified}:
                         self._names.setdefault(key, []).append(entry)
 
-    def resolve(self, name: str) -> tuple[str | None, str | None]:
-        """(python expression, problem)."""
-        found = sorted(set(self._names.get(name, [])))
+    def resolve(self, name: str) -> tuple[ErrorRef | None, str | None]:
+        """(the error, problem)."""
+        found = sorted(set(self._names.get(name, [])), key=lambda entry: entry[0])
         if not found:
             return (
                 None,
@@ -227,14 +191,7 @@ class _ErrorIndex:
                 None,
                 f"ambiguous error {name!r}: it could be {' or '.join(q for q, _ in found)}",
             )
-        expression = found[0][1]
-        if ":" in expression:
-            module, class_name = expression.split(":")
-            alias = self._model.imports.setdefault(
-                module, "_" + module.rpartition(".")[2]
-            )
-            expression = f"{alias}.{class_name}"
-        return expression, None
+        return found[0][1], None
 
 
 def _mappings(
@@ -255,7 +212,7 @@ def _mappings(
             )
             continue
         code = _CODE_NAMES.get(entry.code, "")
-        if code not in _STATUS_CLASSES:
+        if code not in _ERROR_CODES:
             ctx.error(
                 file_name,
                 where,
@@ -280,8 +237,8 @@ def _retry_policy(
     file_name: str,
     policy: options_pb2.RetryPolicy,
     path: tuple[int, ...],
-) -> dict[str, Any] | None:
-    """The service-config ``retryPolicy`` for ``policy``; unset fields take documented defaults."""
+) -> RetryPolicy | None:
+    """The retry policy, unset fields taking their documented defaults."""
     problems = []
     attempts = policy.max_attempts if policy.HasField("max_attempts") else 3
     if attempts < 2:
@@ -308,50 +265,57 @@ def _retry_policy(
         "UNAVAILABLE"
     ]
     for code in codes:
-        if code not in _STATUS_CLASSES:
+        if code not in _ERROR_CODES:
             problems.append(f"retryable_codes cannot hold {code or 'an unknown code'}")
     for problem in problems:
         ctx.error(file_name, path, f"retry: {problem}")
     if problems:
         return None
-    return {
-        "maxAttempts": attempts,
-        "initialBackoff": initial,
-        "maxBackoff": maximum,
-        "backoffMultiplier": multiplier,
-        "retryableStatusCodes": sorted(set(codes)),
-    }
+    return RetryPolicy(
+        max_attempts=attempts,
+        initial_backoff=initial,
+        max_backoff=maximum,
+        backoff_multiplier=multiplier,
+        retryable_codes=tuple(sorted(set(codes))),
+    )
 
 
 def _services(
     ctx: GenContext,
     proto: descriptor_pb2.FileDescriptorProto,
-    model: FileModel,
     errors: _ErrorIndex,
-    validators: rules.FileValidators,
-) -> list[Service]:
-    file_rules = extension(proto.options, options_pb2.file)
+) -> tuple[Service, ...]:
+    file_rules = options.file_rules(proto.options)
     file_mappings = _mappings(
-        ctx, proto.name, file_rules.map_exceptions, (_FILE_OPTIONS, _EXT, 1), 2
+        ctx,
+        proto.name,
+        file_rules.map_exceptions,
+        (_FILE_OPTIONS, _FILE_EXT, options_pb2.FileRules.MAP_EXCEPTIONS_FIELD_NUMBER),
+        2,
     )
     prefix = f"{proto.package}." if proto.package else ""
     services = []
     for s_index, service in enumerate(proto.service):
         s_path = (_FILE_SERVICE, s_index)
-        s_rules = extension(service.options, options_pb2.service)
+        s_rules = options.service_rules(service.options)
         s_mappings = _mappings(
             ctx,
             proto.name,
             s_rules.map_exceptions,
-            (*s_path, _SERVICE_OPTIONS, _EXT, 3),
+            (
+                *s_path,
+                _SERVICE_OPTIONS,
+                _SERVICE_EXT,
+                options_pb2.ServiceRules.MAP_EXCEPTIONS_FIELD_NUMBER,
+            ),
             1,
         )
         full_service = prefix + service.name
         methods = []
         for m_index, method in enumerate(service.method):
             m_path = (*s_path, _SERVICE_METHOD, m_index)
-            o_path = (*m_path, _METHOD_OPTIONS, _EXT)
-            m_rules = extension(method.options, options_pb2.method)
+            o_path = (*m_path, _METHOD_OPTIONS, _METHOD_EXT)
+            m_rules = options.method_rules(method.options)
             auth = (
                 m_rules.auth_required
                 if m_rules.HasField("auth_required")
@@ -360,39 +324,40 @@ def _services(
             if m_rules.scopes and not auth:
                 ctx.error(
                     proto.name,
-                    (*o_path, 2),
+                    (*o_path, _MR.SCOPES_FIELD_NUMBER),
                     f"{method.name}: scopes need auth_required",
                 )
-            declared = []
+            declared: list[ErrorRef] = []
             for e_index, name in enumerate(m_rules.errors):
-                expression, problem = errors.resolve(name)
+                found, problem = errors.resolve(name)
                 if problem:
                     ctx.error(
                         proto.name,
-                        (*o_path, _METHOD_ERRORS, e_index),
+                        (*o_path, _MR.ERRORS_FIELD_NUMBER, e_index),
                         f"{method.name}: {problem}",
                     )
-                elif expression is not None:
-                    declared.append(expression)
+                elif found is not None:
+                    declared.append(found)
             m_mappings = _mappings(
-                ctx, proto.name, m_rules.map_exceptions, (*o_path, 4), 0
+                ctx,
+                proto.name,
+                m_rules.map_exceptions,
+                (*o_path, _MR.MAP_EXCEPTIONS_FIELD_NUMBER),
+                0,
             )
             retry = (
-                _retry_policy(ctx, proto.name, m_rules.retry, (*o_path, _METHOD_RETRY))
+                _retry_policy(
+                    ctx, proto.name, m_rules.retry, (*o_path, _MR.RETRY_FIELD_NUMBER)
+                )
                 if m_rules.HasField("retry")
                 else None
-            )
-            request = method.input_type.lstrip(".")
-            validator = (
-                None
-                if m_rules.skip_validation
-                else validators.reference(request, model.imports)
             )
             methods.append(
                 Method(
                     name=method.name,
                     full_method=f"/{full_service}/{method.name}",
-                    kind=_KINDS[(method.client_streaming, method.server_streaming)],
+                    client_streaming=method.client_streaming,
+                    server_streaming=method.server_streaming,
                     auth_required=auth,
                     scopes=(
                         tuple(sorted(set(s_rules.scopes) | set(m_rules.scopes)))
@@ -401,47 +366,36 @@ def _services(
                     ),
                     errors=tuple(dict.fromkeys(declared)),
                     mappings=(*m_mappings, *s_mappings, *file_mappings),
-                    validator=validator,
                     skip_validation=m_rules.skip_validation,
-                    request_name=request.rpartition(".")[2],
+                    request_type=method.input_type.lstrip("."),
                     retry=retry,
+                    doc=ctx.comment(proto.name, m_path),
                 )
             )
         services.append(
-            Service(full_name=full_service, name=service.name, methods=tuple(methods))
+            Service(
+                full_name=full_service,
+                name=service.name,
+                methods=tuple(methods),
+                doc=ctx.comment(proto.name, s_path),
+            )
         )
-    return services
+    return tuple(services)
 
 
-def _service_config(services: list[Service]) -> str | None:
-    method_config = [
-        {
-            "name": [{"service": service.full_name, "method": method.name}],
-            "retryPolicy": method.retry,
-        }
-        for service in services
-        for method in service.methods
-        if method.retry is not None
-    ]
-    if not method_config:
-        return None
-    return json.dumps(
-        {"methodConfig": method_config}, sort_keys=True, separators=(",", ":")
-    )
-
-
-def read_file(ctx: GenContext, file_name: str) -> FileModel:
-    """The model of ``file_name``; problems go to ``ctx.diagnostics``."""
-    proto = ctx.protos[file_name]
-    model = FileModel(
-        proto=file_name,
-        output=ctx.errgen_module(file_name).replace(".", "/") + ".py",
-        pb2_module=ctx.pb2_module(file_name),
-    )
-    model.catalogues = _catalogues(ctx, proto)
-    model.validators = rules.file_validators(ctx, file_name)
-    model.imports.update(model.validators.imports)
-    errors = _ErrorIndex(ctx, model, model.catalogues)
-    model.services = _services(ctx, proto, model, errors, model.validators)
-    model.service_config = _service_config(model.services)
-    return model
+def read_run(
+    ctx: GenContext, validators: dict[str, FileValidators], wanted: Sequence[str]
+) -> dict[str, FileModel]:
+    """The models of the files ``wanted``; every file's catalogues are read once; problems go to ``ctx``."""
+    catalogues = {name: _catalogues(ctx, proto) for name, proto in ctx.protos.items()}
+    models = {}
+    for name in wanted:
+        proto = ctx.protos[name]
+        errors = _ErrorIndex(ctx, name, catalogues)
+        models[name] = FileModel(
+            proto=name,
+            catalogues=catalogues[name],
+            services=_services(ctx, proto, errors),
+            validators=validators[name],
+        )
+    return models

@@ -6,7 +6,7 @@ import sys
 
 from google.protobuf.compiler import plugin_pb2
 
-from grpc_errgen.codegen.generate import generate
+from grpc_errgen.codegen.pipeline import generate
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from grpc_errgen.compiler import CompileError, compile_protos, stale_files, write
-from grpc_errgen.resources import include_dir
+from grpc_errgen.codegen.protoc import CompileError, compile_protos, stale_files, write
+from grpc_errgen.codegen.resources import include_dir
 
 
 def _project_defaults(start: Path) -> tuple[dict[str, Any], Path]:

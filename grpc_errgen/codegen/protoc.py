@@ -19,8 +19,8 @@ import grpc_tools
 from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
-from grpc_errgen.codegen.generate import generate
-from grpc_errgen.resources import include_dir
+from grpc_errgen.codegen.pipeline import generate
+from grpc_errgen.codegen.resources import include_dir
 
 
 class CompileError(Exception):

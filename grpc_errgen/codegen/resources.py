@@ -1,14 +1,15 @@
-"""Where the package's data lives: the Jinja2 templates and the include directory of ``options.proto``.
+"""Where the generator's data lives: its Jinja2 templates and the include directory of ``options.proto``.
 
-An installed wheel carries them inside the package (``_templates``, ``_proto``); a source checkout keeps them at
-the top of the repository (``templates/``, ``protos/``).
+The templates sit inside this package. ``options.proto`` is shipped inside an installed wheel
+(``grpc_errgen/_proto``) and at the top of a source checkout (``protos/``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_HERE = Path(__file__).resolve().parent
+_RUNTIME = _HERE.parent
 
 
 def _first_existing(*candidates: Path) -> Path:
@@ -21,9 +22,9 @@ def _first_existing(*candidates: Path) -> Path:
 
 
 def templates_dir() -> Path:
-    return _first_existing(_PACKAGE / "_templates", _PACKAGE.parent / "templates")
+    return _first_existing(_HERE / "templates")
 
 
 def include_dir() -> Path:
     """The directory to pass to protoc as ``-I`` so that ``import "grpc_errgen/options.proto";`` resolves."""
-    return _first_existing(_PACKAGE / "_proto", _PACKAGE.parent / "protos")
+    return _first_existing(_RUNTIME / "_proto", _RUNTIME.parent / "protos")

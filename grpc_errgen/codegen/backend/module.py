@@ -1,0 +1,311 @@
+"""A file's model -> the source of its ``_errgen.py``: every Python decision, then the Jinja2 template.
+
+``module_view`` turns the model into ready-to-paste pieces (names, expressions, literals, docstrings); the
+template ``errgen.py.j2`` only lays them out, in black's style, and ``format.black_stable`` is the safety net.
+``name_problems`` lists the user names this back end cannot turn into distinct Python names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+
+import jinja2
+
+from grpc_errgen.codegen.backend import names
+from grpc_errgen.codegen.backend.literals import Value, docstring, literal, tuple_of
+from grpc_errgen.codegen.backend.validators import FileValidatorsSource, file_source
+from grpc_errgen.codegen.format import black_stable
+from grpc_errgen.codegen.model.files import (
+    Catalogue,
+    ErrorRef,
+    FileModel,
+    Method,
+    RetryPolicy,
+    SourcePath,
+)
+from grpc_errgen.codegen.resources import templates_dir
+
+_KINDS = {
+    (False, False): "unary_unary",
+    (False, True): "unary_stream",
+    (True, False): "stream_unary",
+    (True, True): "stream_stream",
+}
+
+
+@dataclass(frozen=True)
+class ErrorClassView:
+    name: str
+    bases: str
+    doc: str  # docstring lines, indented, or ""
+    code: str
+    reason: str
+    message: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class CatalogueView:
+    name: str
+    doc: str
+    domain: str
+    values: tuple[ErrorClassView, ...]
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    comment: tuple[str, ...]  # comment lines
+    key: str
+    arguments: tuple[
+        str, ...
+    ]  # `name=value` lines, each possibly spanning lines (already indented inside)
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    comment: tuple[str, ...]
+    table: str
+    policies: tuple[PolicyView, ...]
+
+
+@dataclass(frozen=True)
+class ModuleView:
+    proto: str
+    proto_literal: str
+    imports: tuple[str, ...]  # import statements of our runtime
+    user_imports: tuple[str, ...]  # import statements of the user's modules
+    catalogues: tuple[CatalogueView, ...]
+    validators: FileValidatorsSource
+    registrations: tuple[tuple[str, str], ...]  # (full name literal, function)
+    services: tuple[ServiceView, ...]
+    service_config: str | None
+    errors: tuple[str, ...]
+
+
+def _comment(text: str) -> tuple[str, ...]:
+    return tuple(("# " + line).rstrip() for line in text.split("\n")) if text else ()
+
+
+def _retry(policy: RetryPolicy) -> str:
+    """``retry={...}`` in service-config form, exploded as black writes it (inside a call, 8 columns in)."""
+    lines = "".join(
+        f"            {literal(k)}: {literal(v)},\n"
+        for k, v in retry_config(policy).items()
+    )
+    return "retry={\n" + lines + "        }"
+
+
+def retry_config(policy: RetryPolicy) -> dict[str, Value]:
+    return {
+        "maxAttempts": policy.max_attempts,
+        "initialBackoff": policy.initial_backoff,
+        "maxBackoff": policy.max_backoff,
+        "backoffMultiplier": policy.backoff_multiplier,
+        "retryableStatusCodes": list(policy.retryable_codes),
+    }
+
+
+def _error_expression(ref: ErrorRef, proto: str) -> str:
+    cls = names.error_class(ref.reason)
+    return cls if ref.proto == proto else f"{names.dependency_alias(ref.proto)}.{cls}"
+
+
+def _policy(
+    model: FileModel, service_name: str, method: Method, validator: str | None
+) -> PolicyView:
+    args = [
+        f"full_method={literal(method.full_method)}",
+        f"service={literal(service_name)}",
+        f"method={literal(method.name)}",
+        f"kind={literal(_KINDS[(method.client_streaming, method.server_streaming)])}",
+    ]
+    if method.auth_required:
+        args.append("auth_required=True")
+    if method.scopes:
+        args.append(
+            "scopes=frozenset({" + ", ".join(literal(s) for s in method.scopes) + "})"
+        )
+    if method.errors:
+        args.append(
+            "errors="
+            + tuple_of([_error_expression(ref, model.proto) for ref in method.errors])
+        )
+    if method.mappings:
+        mappings = "".join(
+            "            _policy.ExceptionMapping(\n"
+            f"                {literal(mapping.exception)},\n"
+            f"                _grpc.StatusCode.{mapping.code},\n"
+            f"                {literal(mapping.message)},\n"
+            f"                {mapping.level},\n"
+            "            ),\n"
+            for mapping in method.mappings
+        )
+        args.append("exception_mappings=(\n" + mappings + "        )")
+    if validator is not None and not method.skip_validation:
+        args.append(f"validator={validator}")
+    if method.skip_validation:
+        args.append("skip_validation=True")
+    args.append(f"request_type={literal(method.request_type.rpartition('.')[2])}")
+    if method.retry is not None:
+        args.append(_retry(method.retry))
+    return PolicyView(_comment(method.doc), literal(method.full_method), tuple(args))
+
+
+def _validator_expression(
+    model: FileModel, request_type: str, dependencies: dict[str, None]
+) -> str | None:
+    found = model.validators.validated.get(request_type)
+    if found is None:
+        return None
+    function = names.validator_function(found.nested_name)
+    if found.proto == model.proto:
+        return function
+    dependencies[found.proto] = None
+    return f"{names.dependency_alias(found.proto)}.{function}"
+
+
+def _catalogue(catalogue: Catalogue) -> CatalogueView:
+    doc = catalogue.doc or f"Errors of the {catalogue.full_name} catalogue."
+    return CatalogueView(
+        name=catalogue.name,
+        doc=docstring(doc, "    "),
+        domain=literal(catalogue.domain),
+        values=tuple(
+            ErrorClassView(
+                name=names.error_class(value.reason),
+                bases=f"{catalogue.name}, _errors.{names.status_class(value.code)}",
+                doc=docstring(value.doc, "    "),
+                code=value.code,
+                reason=literal(value.reason),
+                message=literal(value.message),
+                retryable=value.retryable,
+            )
+            for value in catalogue.values
+        ),
+    )
+
+
+def _service_config(model: FileModel) -> str | None:
+    method_config = [
+        {
+            "name": [{"service": service.full_name, "method": method.name}],
+            "retryPolicy": retry_config(method.retry),
+        }
+        for service in model.services
+        for method in service.methods
+        if method.retry is not None
+    ]
+    if not method_config:
+        return None
+    text = json.dumps(
+        {"methodConfig": method_config}, sort_keys=True, separators=(",", ":")
+    )
+    return literal(text)
+
+
+def module_view(model: FileModel) -> ModuleView:
+    validators = file_source(model.validators)
+    dependencies = dict.fromkeys(validators.dependencies)
+    services = []
+    for service in model.services:
+        policies = tuple(
+            _policy(
+                model,
+                service.full_name,
+                method,
+                _validator_expression(model, method.request_type, dependencies),
+            )
+            for method in service.methods
+        )
+        services.append(
+            ServiceView(
+                _comment(service.doc), names.policy_table(service.name), policies
+            )
+        )
+    for service in model.services:
+        for method in service.methods:
+            for ref in method.errors:
+                if ref.proto != model.proto:
+                    dependencies[ref.proto] = None
+    runtime = ["grpc_errgen.errors", "grpc_errgen.policy"]
+    if validators.functions:
+        runtime = ["grpc_errgen.checks", *runtime, "grpc_errgen.validation"]
+    user_imports = []
+    if validators.functions:
+        user_imports.append(
+            f"import {names.pb2_module(model.proto)} as {names.PB2_ALIAS}"
+        )
+    user_imports += [
+        f"import {names.errgen_module(proto)} as {names.dependency_alias(proto)}"
+        for proto in sorted(dependencies)
+    ]
+    return ModuleView(
+        proto=model.proto,
+        proto_literal=literal(model.proto),
+        registrations=tuple(
+            (literal(name), function) for name, function in validators.registrations
+        ),
+        imports=tuple(
+            f"from grpc_errgen import {module.rpartition('.')[2]} as {names.RUNTIME_IMPORTS[module]}"
+            for module in runtime
+        ),
+        user_imports=tuple(sorted(user_imports)),
+        catalogues=tuple(_catalogue(c) for c in model.catalogues),
+        validators=validators,
+        services=tuple(services),
+        service_config=_service_config(model),
+        errors=tuple(
+            names.error_class(value.reason)
+            for catalogue in model.catalogues
+            for value in catalogue.values
+        ),
+    )
+
+
+def name_problems(model: FileModel) -> list[tuple[SourcePath, str]]:
+    """User names that would give clashing Python names in the generated module, as (source path, problem)."""
+    problems: list[tuple[SourcePath, str]] = []
+    taken: dict[str, str] = {}
+    for catalogue in model.catalogues:
+        if catalogue.name in names.FIXED_NAMES:
+            problems.append(
+                (
+                    catalogue.source,
+                    f"error catalogue {catalogue.name}: the name is reserved by grpc-errgen",
+                )
+            )
+        taken.setdefault(catalogue.name, catalogue.full_name)
+    for catalogue in model.catalogues:
+        for value in catalogue.values:
+            class_name = names.error_class(value.reason)
+            clash = taken.get(class_name)
+            if clash is not None or class_name in names.FIXED_NAMES:
+                problems.append(
+                    (
+                        value.source,
+                        f"{value.reason} gives class {class_name}, already taken by {clash or 'grpc-errgen'}",
+                    )
+                )
+                continue
+            taken[class_name] = f"{catalogue.full_name}.{value.reason}"
+    return problems
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def render(model: FileModel) -> str:
+    """The source of ``model``'s generated module, black-formatted."""
+    source = _environment().get_template("errgen.py.j2").render(view=module_view(model))
+    return black_stable(source)

@@ -1,0 +1,67 @@
+"""What every front end needs while it reads descriptors: the pool, source positions, comments, diagnostics.
+
+Problems in the user's protos are recorded per file as ``file.proto:LINE:COL: message``; the pipeline reports
+those of the files it generates (a file read only because it is imported reports its problems when generated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from google.protobuf import descriptor_pb2, descriptor_pool
+
+
+class SourceInfo:
+    """One file's SourceCodeInfo: descriptor path -> ``LINE:COL`` (1-based, longest known prefix) and comments."""
+
+    def __init__(self, proto: descriptor_pb2.FileDescriptorProto) -> None:
+        self._spans: dict[tuple[int, ...], tuple[int, int]] = {}
+        self._comments: dict[tuple[int, ...], str] = {}
+        for location in proto.source_code_info.location:
+            key = tuple(location.path)
+            if key not in self._spans and len(location.span) >= 2:
+                self._spans[key] = (location.span[0] + 1, location.span[1] + 1)
+            if location.leading_comments and key not in self._comments:
+                self._comments[key] = location.leading_comments
+
+    def position(self, path: Sequence[int]) -> tuple[int, int]:
+        key = tuple(path)
+        while key:
+            if key in self._spans:
+                return self._spans[key]
+            key = key[:-1]
+        return (1, 1)
+
+    def comment(self, path: Sequence[int]) -> str:
+        """The leading comment of the element at ``path``, dedented and stripped ("" when none)."""
+        text = self._comments.get(tuple(path), "")
+        lines = [
+            line[1:] if line.startswith(" ") else line for line in text.splitlines()
+        ]
+        return "\n".join(line.rstrip() for line in lines).strip()
+
+
+@dataclass
+class GenContext:
+    """One generation run: all files of the request in a pool, and the problems found so far (per file)."""
+
+    pool: descriptor_pool.DescriptorPool
+    protos: dict[str, descriptor_pb2.FileDescriptorProto]
+    diagnostics: dict[str, list[str]] = field(default_factory=dict)
+    _sources: dict[str, SourceInfo] = field(default_factory=dict)
+
+    def source(self, file_name: str) -> SourceInfo:
+        if file_name not in self._sources:
+            self._sources[file_name] = SourceInfo(self.protos[file_name])
+        return self._sources[file_name]
+
+    def error(self, file_name: str, path: Sequence[int], message: str) -> None:
+        """Record a problem in the user's proto, reported as ``file.proto:LINE:COL: message``."""
+        line, col = self.source(file_name).position(path)
+        self.diagnostics.setdefault(file_name, []).append(
+            f"{file_name}:{line}:{col}: {message}"
+        )
+
+    def comment(self, file_name: str, path: Sequence[int]) -> str:
+        return self.source(file_name).comment(path)

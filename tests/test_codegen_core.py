@@ -1,0 +1,323 @@
+"""The generator's core: the runtime apart from the generator, the typed model, reviewable and hostile-proof output."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grpc_errgen.codegen.protoc import compile_protos
+from tests.support import build, load
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNTIME = ROOT / "grpc_errgen"
+EXAMPLE_PROTOS = ROOT / "examples" / "protos"
+#: What only the generator may import: itself and the [codegen] extra.
+GENERATOR_ONLY = (
+    "grpc_errgen.codegen",
+    "grpc_tools",
+    "jinja2",
+    "click",
+    "black",
+    "mypy_protobuf",
+)
+
+
+def _runtime_modules() -> list[Path]:
+    return sorted(
+        p
+        for p in RUNTIME.rglob("*.py")
+        if "codegen" not in p.relative_to(RUNTIME).parts
+    )
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, anywhere in it (absolute names; relative imports resolved)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(
+                    parts[: len(parts) - node.level + 1] + ([base] if base else [])
+                )
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_the_runtime_never_imports_the_generator_statically() -> None:
+    modules = _runtime_modules()
+    assert len(modules) > 10
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name
+            for name in _imports(path)
+            if name.split(".")[0] in GENERATOR_ONLY or name.startswith(GENERATOR_ONLY)
+        )
+        for path in modules
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_the_runtime_imports_with_the_generator_unimportable() -> None:
+    """Every runtime module imports in a process where the generator and its toolchain cannot be imported."""
+    names = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in _runtime_modules()
+    ]
+    blocked = list(GENERATOR_ONLY)
+    program = f"""
+import importlib, importlib.abc, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            raise ImportError("blocked: " + name)
+        return None
+sys.meta_path.insert(0, Block())
+for name in {names!r}:
+    if name.endswith("_pb2") or name == "grpc_errgen.prometheus":
+        pass
+    importlib.import_module(name)
+assert not [m for m in sys.modules if any(m == b or m.startswith(b + ".") for b in BLOCKED)]
+print("ok", len({names!r}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok")
+
+
+def test_the_blocker_above_can_fail() -> None:
+    """The previous test's blocker does block: importing the generator under it fails."""
+    program = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith("grpc_errgen.codegen"):
+            raise ImportError("blocked")
+sys.meta_path.insert(0, Block())
+import grpc_errgen.codegen.pipeline
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "blocked" in result.stderr
+
+
+def _example_output(protos: Path) -> str:
+    files = compile_protos([protos])
+    return next(
+        c.decode() for n, c in files.files.items() if n.endswith("orders_errgen.py")
+    )
+
+
+def test_adding_one_rule_changes_only_that_rules_lines(tmp_path: Path) -> None:
+    protos = tmp_path / "protos"
+    shutil.copytree(EXAMPLE_PROTOS, protos)
+    before = _example_output(protos)
+    proto = protos / "shop" / "v1" / "orders.proto"
+    text = proto.read_text()
+    old = '[(errgen.field).string = { pattern: "^[A-Z]{3}-[0-9]{4}$" }]'
+    assert old in text
+    proto.write_text(
+        text.replace(
+            old,
+            '[(errgen.field).string = { pattern: "^[A-Z]{3}-[0-9]{4}$", max_len: 8 }]',
+        )
+    )
+    after = _example_output(protos)
+    diff = [
+        line
+        for line in difflib.unified_diff(
+            before.splitlines(), after.splitlines(), lineterm="", n=0
+        )
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    removed = [line[1:] for line in diff if line.startswith("-")]
+    added = [line[1:] for line in diff if line.startswith("+")]
+    # Nothing is renamed or renumbered: the only lines that go are the list fast paths' `if` lines, which now
+    # test the new rule as well.
+    assert all(
+        line.strip().startswith("if ") and "_LINE_ITEM_SKU_PATTERN_RE" in line
+        for line in removed
+    ), removed
+    assert len(removed) <= 2
+    # What comes is the rule's constant, its checks, and those `if` lines again.
+    assert any("_LINE_ITEM_SKU_MAX_LEN = _errors.Violation(" in line for line in added)
+    assert (
+        sum("_LINE_ITEM_SKU_MAX_LEN" in line for line in added) >= 3
+    )  # its own function and two inlined copies
+    assert len(added) <= 40, "\n".join(added)
+
+
+HOSTILE = """
+    syntax = "proto3";
+    package hostile.v1;
+    import "grpc_errgen/options.proto";
+
+    // Our runtime's names and Python's keywords, used as proto names.
+    enum MethodPolicy {
+      option (errgen.errors) = { domain: "hostile.example" };
+      METHOD_POLICY_UNSPECIFIED = 0;
+      GRPC = 1 [(errgen.error) = { code: NOT_FOUND }];
+      VIOLATION = 2 [(errgen.error) = { code: ABORTED }];
+    }
+    message grpc {
+      string in = 1 [(errgen.field).string.min_len = 2];
+      int32 from = 2 [(errgen.field).int32 = { gt: 0 }];
+      bool None = 3 [(errgen.field).bool.const = true];
+      repeated string class = 4 [(errgen.field).repeated = { min_items: 1, items: { string: { max_len: 3 } } }];
+    }
+    message Violation {
+      grpc import = 1 [(errgen.field).required = true];
+      map<string, grpc> lambda = 2;
+    }
+    service ExceptionMapping {
+      rpc GeneratedFile(Violation) returns (grpc) {
+        option (errgen.method) = { errors: ["GRPC", "VIOLATION"] };
+      }
+    }
+"""
+
+
+def test_hostile_names_generate_a_module_that_imports_and_validates(
+    tmp_path: Path,
+) -> None:
+    out = build(tmp_path, {"hostile/v1/names.proto": HOSTILE})
+    module = load("hostile.v1.names_errgen")
+    pb2 = load("hostile.v1.names_pb2")
+    from grpc_errgen import errors, validation
+
+    assert issubclass(module.Grpc, errors.NotFound) and issubclass(
+        module.Grpc, module.MethodPolicy
+    )
+    assert module.Violation.reason == "VIOLATION"
+    policy = module.EXCEPTION_MAPPING_POLICY[
+        "/hostile.v1.ExceptionMapping/GeneratedFile"
+    ]
+    assert policy.errors == (module.Grpc, module.Violation)
+    bad = pb2.grpc(**{"in": "x", "from": 0, "None": False, "class": ["long"]})
+    found = {(v.field, v.rule) for v in validation.violations(bad)}
+    assert found == {
+        ("in", "string.min_len"),
+        ("from", "int32.gt"),
+        ("None", "bool.const"),
+        ("class[0]", "string.max_len"),
+    }
+    outer = getattr(pb2, "Violation")()  # noqa: B009
+    assert {(v.field, v.rule) for v in validation.violations(outer)} == {
+        ("import", "required")
+    }
+    # protoc's own .pyi stubs do not pass --strict (map fields); the generated module must.
+    config = tmp_path / "mypy.ini"
+    config.write_text(
+        "[mypy]\nstrict = True\n[mypy-hostile.v1.names_pb2]\nignore_errors = True\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            f"--config-file={config}",
+            "--explicit-package-bases",
+            str(out / "hostile" / "v1" / "names_errgen.py"),
+        ],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    "comment_on, where",
+    [
+        ("enum", "class Errs("),
+        ("value", "class Gone("),
+        ("message", "def validate_Req("),
+    ],
+)
+def test_proto_comments_become_docstrings(
+    comment_on: str, where: str, tmp_path: Path
+) -> None:
+    comments = {
+        c: f'// The {c}: says "what" \\ it is.\n' if c == comment_on else ""
+        for c in ("enum", "value", "message")
+    }
+    source = f"""
+        syntax = "proto3";
+        package docs{comment_on}.v1;
+        import "grpc_errgen/options.proto";
+        {comments["enum"]}enum Errs {{
+          option (errgen.errors) = {{ domain: "d" }};
+          ERRS_UNSPECIFIED = 0;
+          {comments["value"]}GONE = 1 [(errgen.error) = {{ code: NOT_FOUND }}];
+        }}
+        {comments["message"]}message Req {{ string id = 1 [(errgen.field).string.min_len = 1]; }}
+    """
+    out = build(tmp_path, {f"docs{comment_on}/v1/d.proto": source})
+    text = (out / f"docs{comment_on}" / "v1" / "d_errgen.py").read_text()
+    block = text[text.index(where) :]
+    docstring = block.split("\n")[1].strip()
+    assert docstring == f'"""The {comment_on}: says "what" \\\\ it is."""'
+    module = load(f"docs{comment_on}.v1.d_errgen")
+    documented = {
+        "enum": module.Errs,
+        "value": module.Gone,
+        "message": module.validate_Req,
+    }[comment_on]
+    assert documented.__doc__ == f'The {comment_on}: says "what" \\ it is.'
+
+
+def test_no_import_cycles() -> None:
+    """No module of the package imports, directly or not, a module that imports it back."""
+    modules = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(
+            ".__init__"
+        ): path
+        for path in RUNTIME.rglob("*.py")
+    }
+    graph = {
+        name: {
+            imported
+            for imported in _imports(path)
+            if imported in modules and imported != name
+        }
+        for name, path in modules.items()
+    }
+    # A package's __init__ re-exporting its modules is not a cycle of the code's layers.
+    packages = {name for name, path in modules.items() if path.name == "__init__.py"}
+    cycles = []
+    for start in graph:
+        stack = [(start, [start])]
+        seen = set()
+        while stack:
+            current, trail = stack.pop()
+            for nxt in graph[current] - packages:
+                if nxt == start:
+                    cycles.append(trail)
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*trail, nxt]))
+    assert cycles == []
