@@ -64,10 +64,6 @@ def _read_message(
     """The rules of one message, or None when it is marked skip."""
     desc, proto, path = found.desc, found.proto, found.path
     reader = StandardRules(lambda where, text: ctx.error(file_name, where, text))
-    message_options = options.message_rules(proto.options)
-    if message_options is not None and message_options.skip:
-        # As protovalidate's `disabled`: the rules stay written but never apply.
-        return None
     oneofs = []
     for oneof_proto in proto.oneof_decl:
         oneof_options = options.oneof_rules(oneof_proto.options)
@@ -97,6 +93,10 @@ def _read_message(
                 ignore=ignore,
             )
         )
+    message_options = options.message_rules(proto.options)
+    if message_options is not None and message_options.skip:
+        # As protovalidate's `disabled`: the rules stay written (and are checked above) but never apply.
+        return None
     return m.MessageRules(
         full_name=desc.full_name,
         nested_name=_nested_name(desc),
