@@ -36,7 +36,7 @@ from google.protobuf.compiler import plugin_pb2
 from grpc_tools import protoc
 
 from grpc_errgen import validation
-from grpc_errgen.codegen.generate import generate
+from grpc_errgen.codegen.pipeline import generate
 from grpc_errgen.errors import FieldPathElement, ValidationRuntimeError, Violation
 
 HERE = Path(__file__).resolve().parent
