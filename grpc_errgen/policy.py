@@ -57,6 +57,8 @@ class MethodPolicy:
     #: The retry policy in gRPC service-config form (``methodConfig[].retryPolicy``), or None. The one copy
     #: the runtime reads (``service_config``); the generated ``SERVICE_CONFIG`` text is for other tools.
     retry: Mapping[str, Any] | None = None
+    #: The method's default deadline in seconds (``(errgen.method).timeout``), or None.
+    timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +110,21 @@ def error_table(
 
 
 def service_config(modules: Iterable[ModuleType | GeneratedFile]) -> dict[str, Any]:
-    """One gRPC service config holding the retry policies of every module's methods."""
-    method_config: list[Any] = [
-        {
-            "name": [{"service": policy.service, "method": policy.method}],
-            "retryPolicy": dict(policy.retry),
-        }
-        for generated in generated_files(modules)
-        for policy in generated.methods.values()
-        if policy.retry is not None
-    ]
+    """One gRPC service config holding the retry policies and timeouts of every module's methods."""
+    method_config: list[Any] = []
+    for generated in generated_files(modules):
+        for policy in generated.methods.values():
+            entry: dict[str, Any] = {}
+            if policy.timeout is not None:
+                entry["timeout"] = duration_text(policy.timeout)
+            if policy.retry is not None:
+                entry["retryPolicy"] = dict(policy.retry)
+            if entry:
+                name = [{"service": policy.service, "method": policy.method}]
+                method_config.append({"name": name, **entry})
     return {"methodConfig": method_config}
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds as a protobuf JSON duration: ``7.5`` -> ``"7.5s"``."""
+    return f"{seconds:.9f}".rstrip("0").rstrip(".") + "s"

@@ -23,7 +23,7 @@ import pytest
 
 import grpc_errgen
 from grpc_errgen import aio, channel_options, client_interceptors, time_remaining
-from grpc_errgen.policy import GeneratedFile, MethodPolicy
+from grpc_errgen.policy import GeneratedFile, MethodPolicy, service_config
 from tests.support import build, load
 
 PROTO = """
@@ -225,26 +225,34 @@ async def test_deadline_propagates_to_calls_made_in_handlers_aio(
 
 
 def test_channel_options_leave_the_timeout_out() -> None:
-    config = {
-        "methodConfig": [
-            {
-                "name": [{"service": "dl.v1.Deadlines", "method": "Remaining"}],
-                "timeout": "7.5s",
-                "retryPolicy": {
-                    "maxAttempts": 2,
-                    "initialBackoff": "0.1s",
-                    "maxBackoff": "1s",
-                    "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"],
-                },
-            },
-            {
-                "name": [{"service": "dl.v1.Deadlines", "method": "Watch"}],
-                "timeout": "7.5s",
-            },
-        ]
+    retry = {
+        "maxAttempts": 2,
+        "initialBackoff": "0.1s",
+        "maxBackoff": "1s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE"],
     }
-    generated = GeneratedFile(proto="dl/v1/dl.proto", service_config=json.dumps(config))
+    methods = {
+        "/dl.v1.Deadlines/Remaining": MethodPolicy(
+            full_method="/dl.v1.Deadlines/Remaining",
+            service="dl.v1.Deadlines",
+            method="Remaining",
+            kind="unary_unary",
+            retry=retry,
+            timeout=7.5,
+        ),
+        "/dl.v1.Deadlines/Watch": MethodPolicy(
+            full_method="/dl.v1.Deadlines/Watch",
+            service="dl.v1.Deadlines",
+            method="Watch",
+            kind="unary_stream",
+            timeout=7.5,
+        ),
+    }
+    generated = GeneratedFile(proto="dl/v1/dl.proto", methods=methods)
+    assert [
+        entry["timeout"] for entry in service_config([generated])["methodConfig"]
+    ] == ["7.5s", "7.5s"]
     options = dict(channel_options(generated))
     sent = json.loads(options["grpc.service_config"])
     (only,) = sent["methodConfig"]
