@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grpc_errgen.checks import Pattern, regex
-from grpc_errgen.codegen.frontend.texts import regex_problem
+from grpc_errgen.codegen.frontend.re2_syntax import regex_problem
 from grpc_errgen.errors import ValidationRuntimeError
 from grpc_errgen.patterns import LIMIT, Parsed, Translation, cost, parse, translate
 

@@ -13,10 +13,10 @@ import keyword
 from dataclasses import dataclass, field
 
 from grpc_errgen import cel as runtime
-from grpc_errgen import checks
 from grpc_errgen.codegen.cel import ast
 from grpc_errgen.codegen.cel.ast import CelType, Kind
 from grpc_errgen.codegen.cel.check import CelError
+from grpc_errgen.codegen.frontend.re2_syntax import regex_problem
 
 
 @dataclass
@@ -424,7 +424,7 @@ class Emitter:
         text, pattern = operands
         code = self.node(text)
         if isinstance(pattern, ast.Const) and isinstance(pattern.value, str):
-            problem = checks.regex_problem(pattern.value)
+            problem = regex_problem(pattern.value)
             if problem is not None:
                 raise CelError(f"invalid regular expression: {problem}", pattern.offset)
             name = self.constants.add(f"{self.rt}.pattern({pattern.value!r})")

@@ -14,7 +14,8 @@ from typing import Any, Literal
 from google.protobuf import descriptor
 from google.protobuf.message import Message
 
-from grpc_errgen.codegen.frontend import texts
+from grpc_errgen import checks
+from grpc_errgen.codegen.frontend.re2_syntax import regex_problem
 from grpc_errgen.codegen.model import rules as m
 
 Report = Callable[[Sequence[int], str], None]
@@ -135,16 +136,16 @@ def _nanos(value: Any) -> int:
 def _text(kind: str, value: Any) -> str:
     """An operand inside a message."""
     if kind == "duration":
-        return texts.format_duration(value.seconds, value.nanos)
+        return checks.format_duration(value.seconds, value.nanos)
     if kind == "timestamp":
-        return texts.format_timestamp(value.seconds, value.nanos)
+        return checks.format_timestamp(value.seconds, value.nanos)
     if kind == "string":
         return str(value)
     if kind == "bytes":
-        return texts.format_bytes_text(value)
+        return checks.format_bytes_text(value)
     if kind == "bool":
         return "true" if value else "false"
-    return texts.format_number(value)
+    return checks.format_number(value)
 
 
 def _operand(kind: str, value: Any) -> Any:
@@ -152,7 +153,7 @@ def _operand(kind: str, value: Any) -> Any:
 
 
 def _list_text(kind: str, listed: Sequence[Any]) -> str:
-    return texts.format_list(_text(kind, item) for item in listed)
+    return checks.format_list(_text(kind, item) for item in listed)
 
 
 class StandardRules:
@@ -455,7 +456,7 @@ class _Typed:
         return found
 
     def _pattern_ok(self, pattern: str) -> bool:
-        problem = texts.regex_problem(pattern)
+        problem = regex_problem(pattern)
         if problem is not None:
             number = self.typed.DESCRIPTOR.fields_by_name["pattern"].number
             self.owner.report(
