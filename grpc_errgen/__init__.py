@@ -1,12 +1,14 @@
 """grpc-errgen: generated validators, error classes and policies for gRPC services, and the runtime they plug into.
 
 Server: ``server_interceptors(*modules, authenticate=..., log=True, metrics=None)`` (``grpc_errgen.aio`` for
-``grpc.aio``). Client: ``client_interceptors(*modules)``, ``channel_options(*modules)``, ``bearer_token(token)``,
-``CircuitBreaker``.
-Handlers: ``current_principal()``, ``current_request_id()``, ``time_remaining()``. Messages: ``validate(msg)``, ``violations(msg)``.
+``grpc.aio``, imported with this package). Client: ``client_interceptors(*modules)``,
+``channel_options(*modules)``, ``bearer_token(token)``, ``CircuitBreaker``.
+Handlers: ``current_principal()``, ``require_principal()``, ``current_request_id()``,
+``time_remaining()``. Auth: ``Principal``,
+``AuthRequest``. Messages: ``validate(msg)``, ``violations(msg)``.
 """
 
-from grpc_errgen.auth import bearer_token
+from grpc_errgen.auth import AuthRequest, bearer_token, require_principal
 from grpc_errgen.breaker import CircuitBreaker
 from grpc_errgen.client import channel_options, client_interceptors
 from grpc_errgen.context import Principal, current_principal, current_request_id
@@ -21,7 +23,11 @@ from grpc_errgen.errors import (
 from grpc_errgen.server import server_interceptors
 from grpc_errgen.validation import validate, violations
 
+# Last: the aio twins build on the modules above (``grpc_errgen.aio.server_interceptors`` after ``import grpc_errgen``).
+from grpc_errgen import aio  # noqa: E402  isort: skip
+
 __all__ = [
+    "AuthRequest",
     "CircuitBreaker",
     "FieldPathElement",
     "Principal",
@@ -29,11 +35,13 @@ __all__ = [
     "ValidationError",
     "ValidationRuntimeError",
     "Violation",
+    "aio",
     "bearer_token",
     "channel_options",
     "client_interceptors",
     "current_principal",
     "current_request_id",
+    "require_principal",
     "server_interceptors",
     "time_remaining",
     "validate",

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+from dataclasses import dataclass
+from types import MappingProxyType
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -24,7 +26,8 @@ import grpc
 
 from grpc_errgen import errors
 from grpc_errgen.client import CallDetails
-from grpc_errgen.context import Principal
+from grpc_errgen.context import PRINCIPAL, REQUEST_ID, Principal
+from grpc_errgen.observe import printable
 from grpc_errgen.policy import MethodPolicy
 
 logger = logging.getLogger("grpc_errgen")
@@ -47,13 +50,16 @@ MetadataPairs = Sequence[tuple[str, str | bytes]]
 
 
 def check_authenticator(
-    methods: Mapping[str, MethodPolicy], authenticate: object | None
+    methods: Mapping[str, MethodPolicy],
+    authenticate: object | None,
+    *,
+    name: str = "authenticate",
 ) -> None:
-    """Refuse to build a chain that serves methods needing auth without an ``authenticate`` to check them."""
+    """Refuse to build a chain that serves methods needing auth without an authenticator to check them."""
     if authenticate is not None:
         if not callable(authenticate):
             raise TypeError(
-                f"authenticate must be callable, not {type(authenticate).__name__}"
+                f"{name} must be callable, not {type(authenticate).__name__}"
             )
         return
     needing = sorted(name for name, policy in methods.items() if policy.auth_required)
@@ -63,7 +69,8 @@ def check_authenticator(
         )
         raise ValueError(
             f"{len(needing)} method(s) require auth ({shown}) but no authenticate= was given to "
-            "server_interceptors(); pass authenticate=fn(token, method) -> Principal | None"
+            "server_interceptors(); pass authenticate=fn(token, method) -> Principal | None "
+            "(or authenticate_request=fn(AuthRequest) -> Principal | None)"
         )
 
 
@@ -86,6 +93,98 @@ def bearer_token_from(metadata: MetadataPairs | None) -> str | None:
     return parts[1]
 
 
+#: The auth-context entries of a TLS client certificate that ``AuthRequest.peer_identities`` holds.
+PEER_IDENTITY_KEYS = ("x509_common_name", "x509_subject_alternative_name")
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """What ``authenticate_request`` sees of a call: the credentials in all their forms.
+
+    ``method`` is the full method name (``/pkg.Service/Method``); ``token`` the bearer token of the
+    ``authorization`` header (None when there is none or it is not a single ``Bearer <token>``);
+    ``metadata`` the invocation metadata as a read-only mapping (the first value of each key; ``pairs`` has
+    them all, in order); ``peer`` grpc's peer address (``ipv4:127.0.0.1:53412``); ``peer_identities`` the
+    verified TLS client certificate's ``x509_common_name`` and ``x509_subject_alternative_name`` entries
+    from grpc's auth context (empty without mutual TLS).
+    """
+
+    method: str
+    token: str | None
+    metadata: Mapping[str, str | bytes]
+    peer: str
+    peer_identities: Mapping[str, tuple[str, ...]]
+    pairs: tuple[tuple[str, str | bytes], ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        method: str,
+        metadata: MetadataPairs | None,
+        peer: str,
+        auth_context: Mapping[str, Iterable[bytes]] | None,
+    ) -> AuthRequest:
+        """Built from what grpc gives the server chain (``context.auth_context()`` for the identities)."""
+        pairs = tuple(metadata or ())
+        first: dict[str, str | bytes] = {}
+        for key, value in pairs:
+            first.setdefault(key, value)
+        identities = {
+            key: tuple(
+                value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                for value in (auth_context or {}).get(key, ())
+            )
+            for key in PEER_IDENTITY_KEYS
+            if (auth_context or {}).get(key)
+        }
+        return cls(
+            method=method,
+            token=bearer_token_from(pairs),
+            metadata=MappingProxyType(first),
+            peer=peer,
+            peer_identities=MappingProxyType(identities),
+            pairs=pairs,
+        )
+
+
+#: ``authenticate_request(request) -> Principal | None``: the alternative to ``authenticate``.
+RequestAuthenticator: TypeAlias = Callable[[AuthRequest], Principal | None]
+#: The ``grpc.aio`` form: a coroutine function.
+AsyncRequestAuthenticator: TypeAlias = Callable[
+    [AuthRequest], Awaitable[Principal | None]
+]
+
+
+def mtls_principal(request: AuthRequest) -> Principal | None:
+    """``authenticate_request`` for mutual TLS: the client certificate's common name as the subject (its
+    first subject alternative name when it has none), no scopes, and both lists in ``claims``
+    (``x509_common_name``, ``x509_subject_alternative_name``); None without a verified client certificate.
+
+    Use with ``grpc.ssl_server_credentials(..., root_certificates=CA, require_client_auth=True)``.
+    """
+    names = request.peer_identities.get("x509_common_name", ())
+    alternatives = request.peer_identities.get("x509_subject_alternative_name", ())
+    subject = next(iter(names or alternatives), None)
+    if not subject:
+        return None
+    return Principal(
+        subject,
+        claims={
+            "x509_common_name": list(names),
+            "x509_subject_alternative_name": list(alternatives),
+        },
+    )
+
+
+def require_principal() -> Principal:
+    """The principal of the call being handled; raises ``errors.Unauthenticated`` when there is none
+    (for handlers of ``auth_required`` methods, where the chain guarantees one)."""
+    principal = PRINCIPAL.get()
+    if principal is None:
+        raise errors.Unauthenticated(UNAUTHENTICATED_MESSAGE)
+    return principal
+
+
 def authorize(
     policy: MethodPolicy | None,
     metadata: MetadataPairs | None,
@@ -97,14 +196,15 @@ def authorize(
 
     ``method`` names the rpc for ``authenticate`` when ``policy`` is None (a method the tables do not know).
     """
-    request = _AuthRequest(policy, metadata, method)
-    if request.token is None or authenticate is None:
-        return request.decide(None)
+    decision = _Decision(policy, method)
+    token = bearer_token_from(metadata)
+    if token is None or authenticate is None:
+        return decision.decide(None, "no bearer token")
     try:
-        outcome: object = authenticate(request.token, request.method)
+        outcome: object = authenticate(token, decision.method)
     except Exception as exc:
-        return request.decide_failure(exc)
-    return request.decide(outcome)
+        return decision.failed(exc)
+    return decision.decide(outcome)
 
 
 async def authorize_async(
@@ -115,65 +215,107 @@ async def authorize_async(
     method: str = "",
 ) -> Principal | None:
     """``authorize`` for ``grpc.aio``: ``authenticate`` is awaited (a plain function is accepted too)."""
-    request = _AuthRequest(policy, metadata, method)
-    if request.token is None or authenticate is None:
-        return request.decide(None)
+    decision = _Decision(policy, method)
+    token = bearer_token_from(metadata)
+    if token is None or authenticate is None:
+        return decision.decide(None, "no bearer token")
     try:
-        outcome: object = authenticate(request.token, request.method)
+        outcome: object = authenticate(token, decision.method)
         if inspect.isawaitable(outcome):
             outcome = await outcome
     except Exception as exc:
-        return request.decide_failure(exc)
-    return request.decide(outcome)
+        return decision.failed(exc)
+    return decision.decide(outcome)
 
 
-class _AuthRequest:
-    """The decision shared by ``authorize`` and ``authorize_async``; only calling ``authenticate`` differs."""
+def authorize_request(
+    policy: MethodPolicy | None,
+    request: AuthRequest,
+    authenticate_request: RequestAuthenticator,
+) -> Principal | None:
+    """``authorize`` with ``authenticate_request(request)`` deciding who calls."""
+    decision = _Decision(policy, request.method, "authenticate_request")
+    try:
+        outcome: object = authenticate_request(request)
+    except Exception as exc:
+        return decision.failed(exc)
+    return decision.decide(outcome)
+
+
+async def authorize_request_async(
+    policy: MethodPolicy | None,
+    request: AuthRequest,
+    authenticate_request: AsyncRequestAuthenticator | RequestAuthenticator,
+) -> Principal | None:
+    """``authorize_request`` for ``grpc.aio``: ``authenticate_request`` is awaited (or called)."""
+    decision = _Decision(policy, request.method, "authenticate_request")
+    try:
+        outcome: object = authenticate_request(request)
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+    except Exception as exc:
+        return decision.failed(exc)
+    return decision.decide(outcome)
+
+
+class _Decision:
+    """The decision shared by every ``authorize*``; only calling the authenticator differs."""
 
     def __init__(
-        self, policy: MethodPolicy | None, metadata: MetadataPairs | None, method: str
+        self, policy: MethodPolicy | None, method: str, name: str = "authenticate"
     ) -> None:
         self.policy = policy
         self.method = policy.full_method if policy is not None else method
         self.required = policy is not None and policy.auth_required
-        self.token = bearer_token_from(metadata)
+        self.name = name
 
-    def decide(self, outcome: object) -> Principal | None:
-        """Accept a principal (checking scopes) or refuse; ``outcome`` is what ``authenticate`` returned."""
+    def decide(self, outcome: object, why: str | None = None) -> Principal | None:
+        """Accept a principal (checking scopes) or refuse; ``outcome`` is what the authenticator returned."""
         if not isinstance(outcome, Principal):
             if self.required:
-                why = (
-                    "no bearer token"
-                    if self.token is None
-                    else f"authenticate returned {type(outcome).__name__}"
+                self._log(
+                    logging.INFO,
+                    "unauthenticated",
+                    why or f"{self.name} returned {type(outcome).__name__}",
                 )
-                logger.info("unauthenticated call to %s: %s", self.method, why)
                 raise errors.Unauthenticated(UNAUTHENTICATED_MESSAGE)
             return None
         if self.policy is not None and self.required:
             missing = self.policy.scopes - outcome.scopes
             if missing:
                 names = " ".join(sorted(missing))
-                logger.info(
-                    "permission denied on %s for %r: missing scopes %s",
-                    self.method,
-                    outcome.subject,
-                    names,
+                self._log(
+                    logging.INFO,
+                    "permission denied",
+                    f"{outcome.subject!r} lacks scopes {names}",
                 )
                 raise errors.PermissionDenied(f"missing scopes: {names}")
         return outcome
 
-    def decide_failure(self, exc: Exception) -> Principal | None:
-        """``authenticate`` raised: log its text here (never send it), then refuse like a None."""
-        level = logging.WARNING if self.required else logging.DEBUG
-        logger.log(
-            level,
-            "authenticate failed for %s: %s: %s",
-            self.method,
-            type(exc).__name__,
-            exc,
-        )
-        return self.decide(None)
+    def failed(self, exc: Exception) -> Principal | None:
+        """The authenticator raised. An ``RpcException`` refuses with its own code (an identity provider
+        that is down: UNAVAILABLE); anything else refuses with UNAUTHENTICATED, its text to the log only.
+        On an rpc without auth, either gives no principal."""
+        what = f"{self.name} raised {type(exc).__name__}: {exc}"
+        if not self.required:
+            self._log(logging.DEBUG, "no principal", what)
+            return None
+        if isinstance(exc, errors.RpcException):
+            self._log(logging.INFO, f"refused with {exc.code().name}", what)
+            raise exc
+        self._log(logging.WARNING, "unauthenticated", what)
+        raise errors.Unauthenticated(UNAUTHENTICATED_MESSAGE) from None
+
+    def _log(self, level: int, outcome: str, why: str) -> None:
+        if logger.isEnabledFor(level):
+            logger.log(
+                level,
+                "%s call to %s: %s; request_id=%s",
+                outcome,
+                printable(self.method),
+                printable(why),
+                REQUEST_ID.get(),
+            )
 
 
 # ---------------------------------------------------------------- JWT
@@ -200,8 +342,7 @@ class JWTAuthenticator:
         require: Sequence[str] = ("sub",),
     ) -> None:
         self._jwt = _import_pyjwt()
-        self.algorithms = tuple(algorithms)
-        _check_algorithms(self.algorithms)
+        self.algorithms = _normalised_algorithms(self._jwt, algorithms)
         self._key = _verification_key(key, self.algorithms)
         self.audience = (
             audience
@@ -259,19 +400,39 @@ def _import_pyjwt() -> Any:
 _SYMMETRIC_PREFIX = "HS"
 
 
-def _check_algorithms(algorithms: tuple[str, ...]) -> None:
+def _normalised_algorithms(jwt: Any, algorithms: Sequence[str]) -> tuple[str, ...]:
+    """``algorithms`` spelled as PyJWT spells them (``hs256`` -> ``HS256``); refuses ``none``, unknown names,
+    and HMAC mixed with public-key algorithms."""
+    if isinstance(algorithms, str):
+        raise TypeError(
+            f"algorithms must be a sequence of names such as ({algorithms!r},), not a bare str"
+        )
     if not algorithms:
         raise ValueError("JWTAuthenticator needs at least one algorithm")
-    if any(alg.lower() == "none" for alg in algorithms):
+    if any(str(alg).lower() == "none" for alg in algorithms):
         raise ValueError(
             "JWTAuthenticator refuses the 'none' algorithm: tokens must be signed"
         )
-    symmetric = {alg.startswith(_SYMMETRIC_PREFIX) for alg in algorithms}
+    known = {
+        name.lower(): name
+        for name in jwt.algorithms.get_default_algorithms()
+        if name != "none"
+    }
+    names = []
+    for alg in algorithms:
+        name = known.get(str(alg).lower()) if isinstance(alg, str) else None
+        if name is None:
+            raise ValueError(
+                f"JWTAuthenticator does not know the algorithm {alg!r}; known: {', '.join(sorted(known.values()))}"
+            )
+        names.append(name)
+    symmetric = {name.startswith(_SYMMETRIC_PREFIX) for name in names}
     if len(symmetric) > 1:
         # One key cannot be both an HMAC secret and a public key: mixing them invites algorithm confusion.
         raise ValueError(
-            f"JWTAuthenticator cannot mix HMAC and public-key algorithms: {', '.join(algorithms)}"
+            f"JWTAuthenticator cannot mix HMAC and public-key algorithms: {', '.join(names)}"
         )
+    return tuple(names)
 
 
 _PUBLIC_KEY_MARKERS = (b"-----BEGIN", b"ssh-rsa", b"ssh-ed25519", b"ecdsa-sha2-")
@@ -283,9 +444,9 @@ def _verification_key(key: Any, algorithms: tuple[str, ...]) -> Any:
         if not isinstance(key, str | bytes):
             raise TypeError("an HS* key must be the shared secret as str or bytes")
         raw = key.encode() if isinstance(key, str) else key
-        if any(marker in raw for marker in _PUBLIC_KEY_MARKERS):
+        if any(marker in raw for marker in _PUBLIC_KEY_MARKERS) or _is_der_key(raw):
             raise ValueError(
-                "an HS* secret must not be a PEM or SSH key (algorithm confusion)"
+                "an HS* secret must not be a PEM, DER or SSH key (algorithm confusion)"
             )
         if not raw:
             raise ValueError("an HS* secret must not be empty")
@@ -298,6 +459,30 @@ def _verification_key(key: Any, algorithms: tuple[str, ...]) -> Any:
     ):  # a cryptography private key object: verify with its public half
         return public_key()
     return key
+
+
+def _is_der_key(raw: bytes) -> bool:
+    """Whether ``raw`` is a DER-encoded public key, private key or certificate (a SEQUENCE that
+    ``cryptography`` loads as one); always False without ``cryptography``."""
+    if not raw.startswith(b"\x30"):
+        return False
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:  # pragma: no cover - PyJWT without the crypto extra cannot verify public keys anyway
+        return False
+    loaders: tuple[Callable[[bytes], object], ...] = (
+        serialization.load_der_public_key,
+        lambda data: serialization.load_der_private_key(data, password=None),
+        x509.load_der_x509_certificate,
+    )
+    for load in loaders:
+        try:
+            load(raw)
+        except Exception:  # not this kind of DER: try the next
+            continue
+        return True
+    return False
 
 
 def _load_pem_public_key(pem: bytes) -> Any:

@@ -9,17 +9,25 @@ handler, read requests, run ``authenticate`` and end a call; everything they dec
   status an exception ends it with, and the trailers it ends with.
 
 The stages run in SPEC order: logging/metrics outermost, then error mapping, then auth, then validation,
-then the handler. A method the tables do not know (a servicer registered without a generated module) is
-passed through untouched except for logging/metrics (and the request id those carry).
+then the handler. A method the tables do not know (a servicer registered without a generated module) fails
+closed: PERMISSION_DENIED "no policy for this method", and one ERROR record per method naming the module to
+pass. Services and methods named in ``allow_unlisted`` (by default the health and reflection services) pass
+through untouched except for logging/metrics.
+
+A request the protobuf parser refuses never reaches grpcio's own "Exception deserializing request!" path:
+the chain wraps the method's deserializer, so the call comes through the chain like any other and ends with
+INVALID_ARGUMENT "request message could not be parsed", one log record and its metrics.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import grpc
 
@@ -27,13 +35,20 @@ from grpc_errgen import auth
 from grpc_errgen.errors import (
     CatalogueError,
     Internal,
+    InvalidArgument,
+    PermissionDenied,
     RpcException,
     ValidationError,
     ValidationRuntimeError,
     default_message,
     for_code,
 )
-from grpc_errgen.observe import CallObservation, Observer
+from grpc_errgen.observe import (
+    CallObservation,
+    Observer,
+    printable,
+    safe_traceback,
+)
 from grpc_errgen.policy import (
     ExceptionMapping,
     GeneratedFile,
@@ -44,30 +59,61 @@ from grpc_errgen.policy import (
 from grpc_errgen.status import Status, to_status
 from grpc_errgen.validation import invalid_message
 
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
 Handler = grpc.RpcMethodHandler  # a method's handler as grpcio hands it to interceptors
 
 LOGGER: Final = logging.getLogger("grpc_errgen")
 
 REQUEST_ID_KEY: Final = "x-request-id"
-#: A longer (or empty) ``x-request-id`` from the client is replaced by a new uuid4.
+#: The longest ``x-request-id`` taken from a client; longer ones are replaced by a new uuid4.
 MAX_REQUEST_ID_LENGTH: Final = 128
+#: A client's ``x-request-id`` is taken only when it is 1 to 128 visible ASCII characters.
+_GOOD_REQUEST_ID: Final = re.compile(r"[\x21-\x7e]{1,128}")
 
 INTERNAL_MESSAGE: Final = "internal error"
 #: What the client is told when a rule could not be evaluated (the cause goes to the log only).
 VALIDATION_FAILED_MESSAGE: Final = "validation failed"
+NO_POLICY_MESSAGE: Final = "no policy for this method"
+UNPARSABLE_MESSAGE: Final = "request message could not be parsed"
+
+#: What ``allow_unlisted`` holds unless told otherwise: services that need no generated module.
+DEFAULT_ALLOW_UNLISTED: Final = (
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+)
+#: Methods whose refusal is logged at ERROR (once each): beyond this many, a generic server cannot grow the set.
+MAX_REPORTED_UNLISTED: Final = 1000
 
 Trailers = tuple[tuple[str, str | bytes], ...]
 MetadataPairs = Sequence[tuple[str, str | bytes]]
 
 
-def request_id_from(metadata: MetadataPairs | None) -> str:
-    """The client's ``x-request-id``, or a new uuid4 when there is none (or it is empty or too long)."""
+def request_id_from(metadata: MetadataPairs | None) -> tuple[str, str | None]:
+    """The call's request id, and why the client's ``x-request-id`` was refused (None: taken, or none sent).
+
+    The client's is taken only when it is 1 to 128 visible ASCII characters (0x21-0x7E): anything else
+    could break the trailers that echo it or the log lines that show it, so it is replaced by a new uuid4.
+    """
     for key, value in metadata or ():
         if key == REQUEST_ID_KEY:
-            if isinstance(value, str) and 0 < len(value) <= MAX_REQUEST_ID_LENGTH:
-                return value
-            break
-    return new_request_id()
+            if isinstance(value, str) and _GOOD_REQUEST_ID.fullmatch(value):
+                return value, None
+            return new_request_id(), _refusal(value)
+    return new_request_id(), None
+
+
+def _refusal(value: str | bytes) -> str:
+    if not value:
+        why = "empty"
+    elif len(value) > MAX_REQUEST_ID_LENGTH:
+        why = f"longer than {MAX_REQUEST_ID_LENGTH} characters"
+    else:
+        why = "not visible ASCII (0x21-0x7E)"
+    shown = value[:40] if isinstance(value, str) else repr(value[:40])
+    return f"replaced the client's x-request-id ({why}): {shown!r}"
 
 
 def new_request_id() -> str:
@@ -140,25 +186,62 @@ class Chain:
         modules: Sequence[ModuleType | GeneratedFile],
         *,
         authenticate: object | None,
+        authenticate_request: object | None = None,
         log: bool,
-        metrics: object | None,
+        metrics: CollectorRegistry | None,
         map_errors: bool,
         validate: bool,
+        allow_unlisted: Iterable[str] = DEFAULT_ALLOW_UNLISTED,
+        echo_request_id: bool = False,
     ) -> None:
         self.methods: Mapping[str, MethodPolicy] = method_table(modules)
-        auth.check_authenticator(self.methods, authenticate)
+        if authenticate is not None and authenticate_request is not None:
+            raise ValueError(
+                "pass authenticate= or authenticate_request= to server_interceptors(), not both"
+            )
+        auth.check_authenticator(
+            self.methods,
+            authenticate if authenticate is not None else authenticate_request,
+            name="authenticate" if authenticate_request is None else "authenticate_request",
+        )
         self.authenticate = authenticate
+        self.authenticate_request = authenticate_request
         self.map_errors = map_errors
         self.validate = validate
-        self.observer = Observer(log, metrics)  # type: ignore[arg-type]
+        self.echo_request_id = echo_request_id
+        self.allowed_services, self.allowed_methods = _allowed(allow_unlisted)
+        self.observer = Observer(log, metrics)
         # The traceback of an unexpected exception is logged once: by the per-call record when there is one.
         self.log_tracebacks = not log
         self._mappings: dict[
             tuple[str, type[BaseException]], ExceptionMapping | None
         ] = {}
+        self._reported: set[str] = set()
+        self._lock = threading.Lock()
 
     def policy(self, full_method: str) -> MethodPolicy | None:
         return self.methods.get(full_method)
+
+    def allows_unlisted(self, full_method: str) -> bool:
+        """Whether a method no module covers may pass (``allow_unlisted``)."""
+        if full_method in self.allowed_methods:
+            return True
+        return full_method.lstrip("/").rpartition("/")[0] in self.allowed_services
+
+    def report_unlisted(self, full_method: str) -> None:
+        """One ERROR record per refused method (up to ``MAX_REPORTED_UNLISTED`` methods), naming the module."""
+        with self._lock:
+            if full_method in self._reported or len(self._reported) >= MAX_REPORTED_UNLISTED:
+                return
+            self._reported.add(full_method)
+        service = full_method.lstrip("/").rpartition("/")[0]
+        LOGGER.error(
+            "%s is served but no module passed to server_interceptors() covers it: its calls are refused "
+            "with PERMISSION_DENIED. Pass %s, or name %s in allow_unlisted=",
+            printable(full_method),
+            module_hint(service),
+            printable(service),
+        )
 
     def mapping_for(
         self, policy: MethodPolicy, exc_type: type[BaseException]
@@ -183,20 +266,62 @@ class Chain:
     ) -> ServerCall:
         """Begin one call: its request id and, when logging or metrics are on, its observation
         (``peer`` is only asked then)."""
-        request_id = request_id_from(metadata)
+        request_id, refused = request_id_from(metadata)
         observation = (
             self.observer.start(full_method, kind, peer(), request_id)
             if self.observer.enabled
             else None
         )
-        return ServerCall(self, full_method, policy, request_id, observation)
+        if refused is not None and observation is not None:
+            observation.add_note(refused)
+        unlisted = policy is None and not self.allows_unlisted(full_method)
+        return ServerCall(self, full_method, policy, request_id, observation, unlisted)
+
+
+def module_hint(service: str) -> str:
+    """The generated module that covers ``service``, by convention from its .proto file when the default
+    descriptor pool knows it (``pkg/foo.proto`` -> ``pkg.foo_errgen``), else a description of it."""
+    try:
+        from google.protobuf import descriptor_pool
+
+        proto = descriptor_pool.Default().FindServiceByName(service).file.name
+    except (KeyError, TypeError):
+        return f"the generated _errgen module of the .proto that declares {printable(service)}"
+    return f"{printable(errgen_module_name(proto))} (generated from {printable(proto)})"
+
+
+def errgen_module_name(proto: str) -> str:
+    """``pkg/foo.proto`` -> ``pkg.foo_errgen``: where grpc-errgen puts a file's generated module."""
+    stem = proto[: -len(".proto")] if proto.endswith(".proto") else proto
+    return stem.replace("/", ".") + "_errgen"
+
+
+def _allowed(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """``allow_unlisted`` as (services, full method names); refuses a bare str and malformed names."""
+    if isinstance(names, str):
+        raise TypeError(
+            f"allow_unlisted must be a collection of names, not a bare str (write ({names!r},))"
+        )
+    services, methods = set(), set()
+    for name in names:
+        if not isinstance(name, str) or not name.strip("/"):
+            raise ValueError(f"allow_unlisted: {name!r} is not a service or method name")
+        service, _, method = name.lstrip("/").partition("/")
+        if not service or "/" in method:
+            raise ValueError(f"allow_unlisted: {name!r} is not a service or method name")
+        if method:
+            methods.add(f"/{service}/{method}")
+        else:
+            services.add(service)
+    return frozenset(services), frozenset(methods)
 
 
 class HandlerCache:
     """The wrapped handler of each method, so that ``intercept_service`` costs a dict lookup per call.
 
-    Only methods of the generated tables are cached (the cache is bounded by them); a method the tables do not
-    know is wrapped for logging/metrics when those are on, else returned untouched.
+    Methods of the generated tables are cached; so are up to ``MAX_REPORTED_UNLISTED`` others (a generic
+    handler may serve any name). A method the tables do not know is wrapped too: refused when it is not in
+    ``allow_unlisted``, else only for logging/metrics (returned untouched when those are off).
     """
 
     def __init__(
@@ -209,18 +334,53 @@ class HandlerCache:
         self._chain = chain
         self._wrap = wrap
         self._wrapped: dict[str, tuple[Handler[Any, Any], Handler[Any, Any]]] = {}
+        self._unlisted = 0
 
     def get(self, full_method: str, handler: Handler[Any, Any]) -> Handler[Any, Any]:
         cached = self._wrapped.get(full_method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        policy = self._chain.policy(full_method)
-        if policy is None and not self._chain.observer.enabled:
-            return handler
-        wrapped = self._wrap(self._chain, full_method, policy, handler)
-        if policy is not None:
-            self._wrapped[full_method] = (handler, wrapped)
+        chain = self._chain
+        policy = chain.policy(full_method)
+        if policy is None:
+            if chain.allows_unlisted(full_method):
+                if not chain.observer.enabled:
+                    return handler
+            else:
+                chain.report_unlisted(full_method)
+            if self._unlisted >= MAX_REPORTED_UNLISTED:
+                return self._wrap(chain, full_method, None, handler)
+            self._unlisted += cached is None
+        wrapped = self._wrap(chain, full_method, policy, handler)
+        self._wrapped[full_method] = (handler, wrapped)
         return wrapped
+
+
+class Unparsable:
+    """What a wrapped deserializer returns for bytes the method's deserializer refused (the chain
+    ends the call with INVALID_ARGUMENT when the request reaches it)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def tolerant(
+    deserializer: Callable[[bytes], Any] | None,
+) -> Callable[[bytes], Any] | None:
+    """``deserializer`` returning ``Unparsable`` instead of raising, so the call reaches the chain."""
+    if deserializer is None:
+        return None
+    parse = deserializer
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except Exception as exc:  # DecodeError, RecursionError-like refusals, anything the parser raises
+            return Unparsable(exc)
+
+    return deserialize
 
 
 class ServerCall:
@@ -234,6 +394,7 @@ class ServerCall:
         "policy",
         "rejection",
         "request_id",
+        "unlisted",
     )
 
     def __init__(
@@ -243,20 +404,26 @@ class ServerCall:
         policy: MethodPolicy | None,
         request_id: str,
         observation: CallObservation | None,
+        unlisted: bool = False,
     ) -> None:
         self.chain = chain
         self.full_method = full_method
         self.policy = policy
         self.request_id = request_id
         self.observation = observation
+        #: No module covers the method and ``allow_unlisted`` does not name it: the call is refused.
+        self.unlisted = unlisted
         #: The chain's own refusal (auth, validation): it ends the call even if the handler swallowed it.
         self.rejection: RpcException | None = None
         self.finished = False
 
     @property
     def authorizes(self) -> bool:
-        """Whether the auth stage runs for this call (known methods only, with an ``authenticate``)."""
-        return self.policy is not None and self.chain.authenticate is not None
+        """Whether the auth stage runs for this call (known methods only, with an authenticator)."""
+        chain = self.chain
+        return self.policy is not None and (
+            chain.authenticate is not None or chain.authenticate_request is not None
+        )
 
     def reject(self, exc: RpcException) -> RpcException:
         """Remember a refusal by the chain itself, for the caller to raise."""
@@ -264,10 +431,23 @@ class ServerCall:
             self.rejection = exc
         return exc
 
+    def refuse_unlisted(self) -> None:
+        """Raise PERMISSION_DENIED when no module covers the method (``unlisted``)."""
+        if self.unlisted:
+            raise self.reject(PermissionDenied(NO_POLICY_MESSAGE))
+
+    def note(self, text: str) -> None:
+        """Add ``text`` to the call's log record."""
+        if self.observation is not None:
+            self.observation.add_note(text)
+
     def received(self, request: object) -> None:
         """One request message arrived: count it, then validate it (raises ``ValidationError``)."""
         if self.observation is not None:
             self.observation.received()
+        if type(request) is Unparsable:
+            self.note(f"{type(request.error).__name__}: {request.error}")
+            raise self.reject(InvalidArgument(UNPARSABLE_MESSAGE))
         policy = self.policy
         if policy is None or policy.validator is None or not self.chain.validate:
             return
@@ -291,7 +471,8 @@ class ServerCall:
 
     def error_status(self, exc: BaseException) -> Status | None:
         """The status ``exc`` ends the call with, or None to let it pass to grpcio untouched (error mapping
-        off). The chain's own refusal wins over whatever the handler raised after it."""
+        off, or a method ``allow_unlisted`` lets through). The chain's own refusal wins over whatever the
+        handler raised after it."""
         rejection = self.rejection
         if rejection is not None:
             return _status_of(rejection)
@@ -305,34 +486,45 @@ class ServerCall:
                     "%s raised %s (%s), which the rpc does not declare; request_id=%s",
                     self.full_method,
                     type(exc).__name__,
-                    exc.reason,
+                    printable(str(exc.reason)),
                     self.request_id,
                 )
             return _status_of(exc)
         mapping = self.chain.mapping_for(self.policy, type(exc))
         if mapping is not None:
-            LOGGER.warning(
-                "%s: %s mapped to %s by %s; request_id=%s",
-                self.full_method,
-                qualified_name(type(exc)),
-                mapping.code.name,
-                mapping.exception,
-                self.request_id,
+            # Said in the call's own record, not in a record of its own (a mapped exception is routine).
+            self.note(
+                f"{qualified_name(type(exc))} mapped to {mapping.code.name} by {mapping.exception}"
             )
             return _status_of(for_code(mapping.code)(mapping.message or None))
         if self.chain.log_tracebacks:
             LOGGER.error(
-                "%s: unexpected exception; request_id=%s",
+                "%s: unexpected exception; request_id=%s\n%s",
                 self.full_method,
                 self.request_id,
-                exc_info=exc,
+                safe_traceback(exc),
             )
         return _status_of(Internal(INTERNAL_MESSAGE))
 
+    def internal_error(self, why: str) -> Status:
+        """The status of a handler mistake the chain found (``why`` goes to the log only)."""
+        if self.observation is not None:
+            self.observation.add_note(why)
+        elif self.chain.log_tracebacks:
+            LOGGER.error("%s: %s; request_id=%s", self.full_method, why, self.request_id)
+        return _status_of(Internal(INTERNAL_MESSAGE))
+
     def trailers(
-        self, handler_trailers: MetadataPairs | None, status: Status | None = None
+        self,
+        handler_trailers: MetadataPairs | None,
+        status: Status | None = None,
+        *,
+        ok: bool = False,
     ) -> Trailers:
-        """The call's trailing metadata: the handler's, then the error's, then the request id."""
+        """The call's trailing metadata: the handler's, then the error's, then the request id (always on a
+        non-OK status; on OK only with ``echo_request_id``)."""
+        if ok and not self.chain.echo_request_id:
+            return tuple(handler_trailers or ())
         if not handler_trailers and status is None:
             return ((REQUEST_ID_KEY, self.request_id),)
         return merge_trailers(

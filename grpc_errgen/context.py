@@ -7,24 +7,44 @@ so a handler never sees another call's values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Principal:
-    """Who is calling: ``subject`` (a user or service id), the granted ``scopes``, and any other ``claims``."""
+    """Who is calling: ``subject`` (a user or service id), the granted ``scopes``, and any other ``claims``.
+
+    ``scopes`` takes any iterable of strings (a list from a token, a set, a generator) and is kept as a
+    ``frozenset``; a bare ``str`` is refused (it would become the set of its characters).
+    """
 
     subject: str
-    scopes: frozenset[str] = frozenset()
-    claims: Mapping[str, Any] = field(default_factory=dict)
+    scopes: frozenset[str]
+    claims: Mapping[str, Any] = field(hash=False)
 
-    def __post_init__(self) -> None:
-        # Accept any iterable of scopes (a list from a token) but keep the frozen set the type promises.
-        if not isinstance(self.scopes, frozenset):
-            object.__setattr__(self, "scopes", frozenset(self.scopes))
+    def __init__(
+        self,
+        subject: str,
+        scopes: Iterable[str] = frozenset(),
+        claims: Mapping[str, Any] | None = None,
+    ) -> None:
+        if isinstance(scopes, str | bytes):
+            raise TypeError(
+                f"Principal scopes must be an iterable of strings, not a bare {type(scopes).__name__} "
+                f"(write scopes={{{scopes!r}}} or scopes=[...])"
+            )
+        kept = frozenset(scopes)
+        odd = [scope for scope in kept if not isinstance(scope, str)]
+        if odd:
+            raise TypeError(
+                f"Principal scopes must be strings, not {type(odd[0]).__name__}"
+            )
+        object.__setattr__(self, "subject", subject)
+        object.__setattr__(self, "scopes", kept)
+        object.__setattr__(self, "claims", {} if claims is None else claims)
 
 
 PRINCIPAL: ContextVar[Principal | None] = ContextVar(

@@ -16,7 +16,12 @@ go-grpc-middleware's ``DefaultServerCodeToLevel`` does, split between client and
 - ERROR with the traceback (``exc_info``): INTERNAL caused by an exception the handler raised.
 
 Method, code, duration, peer and request id are in the message text and in ``extra`` fields
-(``LOG_FIELDS``), so JSON formatters pick them up.
+(``LOG_FIELDS``), so JSON formatters pick them up. A ``note`` (the client's refused ``x-request-id``, the
+mapping that turned an exception into its code) is appended to the text in parentheses.
+
+**No forged lines**: every value a client can influence (method name, peer, notes, the text of an exception
+in a traceback) goes through ``printable``, which escapes CR, LF, ESC and every other non-printable
+character, so one call is always one record whose text cannot start a line of its own.
 
 **Metrics** (extra ``prometheus``): the go-grpc-prometheus server metrics on the given registry, with its
 names, labels, ``grpc_code`` spellings (``OK``, ``NotFound``, ...) and default histogram buckets, so existing
@@ -28,6 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 import weakref
 from typing import TYPE_CHECKING, Any, Final
 
@@ -79,6 +85,7 @@ LOG_FIELDS: Final = (
     "duration_ms",
     "peer",
     "request_id",
+    "note",
 )
 
 #: ``grpc_type`` label values, as go-grpc-prometheus spells them.
@@ -190,6 +197,7 @@ class MethodObservations:
         self, full_method: str, kind: RpcKind, metrics: ServerMetrics | None
     ) -> None:
         self.full_method = full_method
+        full_method = printable(full_method)
         self.service, _, self.method = full_method.lstrip("/").rpartition("/")
         self.grpc_type = GRPC_TYPES[kind]
         self.metrics = metrics
@@ -272,16 +280,23 @@ class Observer:
 class CallObservation:
     """One call in progress: message counts, then one ``finish`` that logs and records the outcome."""
 
-    __slots__ = ("log", "observations", "peer", "request_id", "started")
+    __slots__ = ("log", "note", "observations", "peer", "request_id", "started")
 
     def __init__(
         self, observations: MethodObservations, log: bool, peer: str, request_id: str
     ) -> None:
         self.observations = observations
         self.log = log
-        self.peer = peer
+        self.peer = printable(peer)
         self.request_id = request_id
+        #: Appended to the record's text in parentheses (already ``printable``); empty for none.
+        self.note = ""
         self.started = time.perf_counter()
+
+    def add_note(self, text: str) -> None:
+        """Say something more about this call in its record (``text`` is made ``printable``)."""
+        text = printable(text)
+        self.note = f"{self.note}; {text}" if self.note else text
 
     def received(self) -> None:
         """One request message arrived."""
@@ -323,33 +338,88 @@ class CallObservation:
         # only find this function as the caller (a noticeable part of the per-call cost). The ``extra``
         # fields go straight into the record's __dict__ (what makeRecord does with ``extra``, one key at a
         # time after checking it against the record's attributes, which these names never are).
+        args: tuple[object, ...] = (
+            observations.full_method,
+            code_name,
+            duration_ms,
+            self.peer,
+            self.request_id,
+        )
+        if self.note:
+            args = (*args, self.note)
         record = LOGGER.makeRecord(
             LOGGER.name,
             level,
             __file__,
             0,
-            LOG_MESSAGE,
-            (
-                observations.full_method,
-                code_name,
-                duration_ms,
-                self.peer,
-                self.request_id,
-            ),
+            LOG_MESSAGE_NOTE if self.note else LOG_MESSAGE,
+            args,
             (type(exc_info), exc_info, exc_info.__traceback__) if exc_info else None,
             "finish",
         )
+        if exc_info is not None:
+            # Formatters use a record's exc_text when it is set: the traceback with the exception texts escaped.
+            record.exc_text = safe_traceback(exc_info)
         fields = record.__dict__
         fields.update(observations.log_fields)
         fields["grpc_code"] = code_name
         fields["duration_ms"] = duration_ms
         fields["peer"] = self.peer
         fields["request_id"] = self.request_id
+        fields["note"] = self.note
         LOGGER.handle(record)
 
 
 #: The text of every per-call record: method, code, duration, peer, request id.
 LOG_MESSAGE: Final = "%s %s %.3f ms peer=%s request_id=%s"
+#: The same with a note.
+LOG_MESSAGE_NOTE: Final = LOG_MESSAGE + " (%s)"
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (CR, LF, ESC, other controls, line and paragraph
+    separators...) and the backslash escaped as Python writes them (``\\n``, ``\\x1b``, ``\\u2028``):
+    one line that no client value can break. Printable text comes back as it is."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(
+        char if char.isprintable() and char != "\\" else _escaped(char)
+        for char in text
+    )
+
+
+def _escaped(char: str) -> str:
+    if char == "\\":
+        return "\\\\"
+    escaped = repr(char)[1:-1]
+    return escaped if escaped != char else f"\\u{ord(char):04x}"
+
+
+def safe_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` (and its causes) as ``logging`` formats it, with each exception's text and
+    notes made ``printable``: the frames are the server's code, the texts may hold client input."""
+    formatted = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+    pending = [formatted]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        text = getattr(current, "_str", None)
+        if not isinstance(text, str):  # pragma: no cover - a Python without the attribute: one escaped line
+            return printable("".join(formatted.format()))
+        current._str = printable(text)
+        notes = getattr(current, "__notes__", None)
+        if notes:
+            current.__notes__ = [printable(str(note)) for note in notes]
+        pending.extend(
+            found
+            for found in (current.__cause__, current.__context__)
+            if found is not None
+        )
+        pending.extend(getattr(current, "exceptions", None) or ())
+    return "".join(formatted.format()).rstrip("\n")
 
 
 def log_level(

@@ -10,27 +10,44 @@ the handler. What the stages decide lives in ``chain.py``; this file only drives
   of a generator handler, so a handler never sees another call's values and nothing needs resetting;
 - a failed call ends with ``context.set_trailing_metadata`` then ``context.abort``; the handler's own
   ``context.abort`` (grpcio raises a bare ``Exception`` for it) passes through untouched;
-- ``x-request-id`` is echoed in the trailing metadata, merged with the handler's own trailers: the chain
-  never sends initial metadata (that would turn off gRPC's native retries).
+- ``x-request-id`` (the client's when it is 1-128 visible ASCII characters, else a new uuid4) is echoed
+  in the trailing metadata of every non-OK status (on OK only with ``echo_request_id=True``), merged with
+  the handler's own trailers: the chain never sends initial metadata (that would turn off gRPC's native
+  retries);
+- handler mistakes end with what the client sees and are logged as such: a unary handler returning None
+  (INTERNAL, unless it set a non-OK code first), an exception after ``set_code`` (INTERNAL, never the code
+  it set nor OK: only ``context.abort`` sends the handler's code), any exception once the client is gone
+  (CANCELLED or DEADLINE_EXCEEDED, no traceback).
 
-A method the generated tables do not know passes through untouched except for logging/metrics.
+A method the generated tables do not know is refused (PERMISSION_DENIED) unless ``allow_unlisted`` names
+it; then it passes through untouched except for logging/metrics.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from types import ModuleType
-from typing import Any, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import grpc
 
 from grpc_errgen import auth
-from grpc_errgen.chain import Chain, HandlerCache, ServerCall, kind_of
+from grpc_errgen.chain import (
+    DEFAULT_ALLOW_UNLISTED,
+    Chain,
+    HandlerCache,
+    ServerCall,
+    kind_of,
+    tolerant,
+)
 from grpc_errgen.context import PRINCIPAL, REQUEST_ID
 from grpc_errgen.deadline import SERVING
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 Behavior = Callable[..., Any]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -40,24 +57,35 @@ Metadata: TypeAlias = "tuple[tuple[str, str | bytes], ...] | None"
 def server_interceptors(
     *modules: ModuleType | GeneratedFile,
     authenticate: auth.Authenticator | None = None,
+    authenticate_request: auth.RequestAuthenticator | None = None,
     log: bool = True,
-    metrics: Any = None,
+    metrics: CollectorRegistry | None = None,
     map_errors: bool = True,
     validate: bool = True,
+    allow_unlisted: Iterable[str] = DEFAULT_ALLOW_UNLISTED,
+    echo_request_id: bool = False,
 ) -> list[grpc.ServerInterceptor]:
     """The chain for ``grpc.server(..., interceptors=...)``, for the methods of the generated ``modules``.
 
     ``authenticate(token, full_method) -> Principal | None`` turns the auth stage on (it is required when a
-    method needs auth); ``log`` and ``metrics`` (a ``prometheus_client.CollectorRegistry``) the per-call
-    record and metrics; ``map_errors`` the exception -> status mapping; ``validate`` request validation.
+    method needs auth); ``authenticate_request(AuthRequest) -> Principal | None`` is the alternative for
+    credentials that are not a bearer token (mutual TLS: ``grpc_errgen.auth.mtls_principal``). ``log`` and
+    ``metrics`` (a ``prometheus_client.CollectorRegistry``) the per-call record and metrics; ``map_errors``
+    the exception -> status mapping; ``validate`` request validation. ``allow_unlisted`` names the services
+    (``pkg.Service``) and methods (``/pkg.Service/Method``) no module covers that may pass untouched (by
+    default the health and reflection services; every other such method is refused). ``echo_request_id``
+    echoes ``x-request-id`` on OK too (it always is on errors).
     """
     chain = Chain(
         modules,
         authenticate=authenticate,
+        authenticate_request=authenticate_request,
         log=log,
         metrics=metrics,
         map_errors=map_errors,
         validate=validate,
+        allow_unlisted=allow_unlisted,
+        echo_request_id=echo_request_id,
     )
     return [ChainInterceptor(chain)]
 
@@ -89,7 +117,7 @@ def wrap_handler(
     kind = kind_of(handler)
     run = _Runner(chain, full_method, policy, handler)
     codecs = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": tolerant(handler.request_deserializer),
         "response_serializer": handler.response_serializer,
     }
     if kind == "unary_unary":
@@ -102,8 +130,15 @@ def wrap_handler(
 
 
 def is_handler_abort(exc: BaseException, context: grpc.ServicerContext) -> bool:
-    """Whether ``exc`` is what grpcio raises for the handler's own ``context.abort`` (a bare Exception)."""
-    return type(exc) is Exception and not exc.args and context.code() is not None  # type: ignore[attr-defined]
+    """Whether ``exc`` is what grpcio raises for the handler's own ``context.abort``: a bare Exception, with
+    the call's state marked aborted (``set_code(...)`` then ``raise Exception()`` is not an abort)."""
+    if type(exc) is not Exception or exc.args:
+        return False
+    state = getattr(context, "_state", None)
+    aborted = getattr(state, "aborted", None)
+    if aborted is None:  # pragma: no cover - another grpcio: fall back on the code being set
+        return context.code() is not None  # type: ignore[attr-defined]
+    return bool(aborted)
 
 
 class _Runner:
@@ -167,15 +202,31 @@ class _Runner:
         call: ServerCall,
         metadata: Metadata,
         request: Any,
+        context: grpc.ServicerContext,
     ) -> Any:
-        """Auth, then validation of a unary request; returns the request (or the wrapped request stream)."""
+        """Refusal of an unlisted method, auth, then validation of a unary request; returns the request (or
+        the wrapped request stream)."""
+        call.refuse_unlisted()
         if call.authorizes:
+            chain = self.chain
             try:
-                principal = auth.authorize(
-                    self.policy,
-                    metadata,
-                    self.chain.authenticate,  # type: ignore[arg-type]
-                )
+                if chain.authenticate_request is not None:
+                    principal = auth.authorize_request(
+                        self.policy,
+                        auth.AuthRequest.of(
+                            self.full_method,
+                            metadata,
+                            context.peer(),
+                            context.auth_context(),
+                        ),
+                        chain.authenticate_request,  # type: ignore[arg-type]
+                    )
+                else:
+                    principal = auth.authorize(
+                        self.policy,
+                        metadata,
+                        chain.authenticate,  # type: ignore[arg-type]
+                    )
             except RpcException as exc:
                 raise call.reject(exc) from None
             PRINCIPAL.set(principal)
@@ -190,10 +241,12 @@ class _Runner:
         metadata = context.invocation_metadata()
         call = self._start(metadata, context)
         try:
-            request = self._admit(call, metadata, request)
+            request = self._admit(call, metadata, request, context)
             response = self.behavior(request, context)
             if call.rejection is not None:
                 raise call.rejection
+            if response is None:
+                return self._no_response(call, context)
             call.sent()
         except BaseException as exc:
             self._fail(call, context, exc)
@@ -207,7 +260,7 @@ class _Runner:
         call = self._start(metadata, context)
         responses: Iterator[Any] | None = None
         try:
-            request = self._admit(call, metadata, request)
+            request = self._admit(call, metadata, request, context)
             responses = self.behavior(request, context)
             for response in responses:
                 call.sent()
@@ -227,11 +280,29 @@ class _Runner:
         self._succeed(call, context)
 
     def _succeed(self, call: ServerCall, context: grpc.ServicerContext) -> None:
-        context.set_trailing_metadata(call.trailers(context.trailing_metadata()))
         code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
         if code is grpc.StatusCode.OK and not context.is_active():
             code = _gone(context)
+        context.set_trailing_metadata(
+            call.trailers(context.trailing_metadata(), ok=code is grpc.StatusCode.OK)
+        )
         call.finish(code)
+
+    def _no_response(self, call: ServerCall, context: grpc.ServicerContext) -> None:
+        """A unary handler returned None: grpcio sends the code the handler set, if any (not OK), else
+        INTERNAL; the chain sends INTERNAL itself so that the client, the log and the metrics agree."""
+        code = context.code()  # type: ignore[attr-defined]
+        if code is not None and code is not grpc.StatusCode.OK:
+            context.set_trailing_metadata(call.trailers(context.trailing_metadata()))
+            call.finish(code)
+            return None
+        status = call.internal_error("the handler returned None instead of a response")
+        context.set_trailing_metadata(
+            call.trailers(context.trailing_metadata(), status)
+        )
+        call.finish(status.code)
+        context.abort(status.code, status.message)
+        raise AssertionError("context.abort returned")  # pragma: no cover
 
     def _fail(
         self, call: ServerCall, context: grpc.ServicerContext, exc: BaseException
@@ -242,10 +313,18 @@ class _Runner:
             context.set_trailing_metadata(call.trailers(handler_trailers))
             call.finish(context.code(), None)  # type: ignore[attr-defined]
             raise exc
+        if not context.is_active() and call.rejection is None:
+            # The client went away (cancelled, deadline): what the handler raised then (often grpcio's own
+            # RpcError from the request iterator) reaches no one; the call ended with the client's code.
+            call.finish(_gone(context))
+            raise exc
         status = call.error_status(exc)
         if status is None:
             context.set_trailing_metadata(call.trailers(handler_trailers))
-            call.finish(grpc.StatusCode.UNKNOWN, exc)
+            if context.code() in (None, grpc.StatusCode.OK):  # type: ignore[attr-defined]
+                # grpcio would send the OK a handler set before raising: the client must see a failure.
+                context.set_code(grpc.StatusCode.UNKNOWN)
+            call.finish(context.code(), exc)  # type: ignore[attr-defined]
             raise exc
         context.set_trailing_metadata(call.trailers(handler_trailers, status))
         call.finish(status.code, exc)

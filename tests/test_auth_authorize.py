@@ -176,5 +176,19 @@ def test_check_authenticator_refuses_to_start() -> None:
         check_authenticator(methods, "not callable")
 
 
-def test_principal_scopes_become_frozenset() -> None:
-    assert Principal("carol", ["a", "b", "a"]).scopes == frozenset({"a", "b"})  # type: ignore[arg-type]
+def test_principal_scopes_take_any_iterable_of_strings() -> None:
+    # No type: ignore: the annotation accepts any iterable (mypy --strict runs on the tests' callers too).
+    assert Principal("carol", ["a", "b", "a"]).scopes == frozenset({"a", "b"})
+    assert Principal("carol", {"a"}).scopes == frozenset({"a"})
+    assert Principal("carol", (s for s in ("a", "b"))).scopes == frozenset({"a", "b"})
+    assert Principal("carol").scopes == frozenset()
+    assert Principal("carol", ["a"], {"tenant": "t"}).claims == {"tenant": "t"}
+
+
+def test_principal_refuses_a_bare_str_and_non_strings() -> None:
+    with pytest.raises(TypeError, match="not a bare str"):
+        Principal("carol", "admin")
+    with pytest.raises(TypeError, match="not a bare bytes"):
+        Principal("carol", b"admin")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be strings, not int"):
+        Principal("carol", [1])  # type: ignore[list-item]

@@ -241,3 +241,46 @@ async def test_aio_variant_is_awaited() -> None:
         await aio.auth.JWTAuthenticator("wrong-secret-but-long-enough-for-hs256-xx")(
             token, METHOD
         )
+
+
+@pytest.mark.parametrize(
+    "der",
+    [
+        RSA_KEY.public_key().public_bytes(
+            serialization.Encoding.DER,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        ),
+        RSA_KEY.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+        ),
+        EC_KEY.public_key().public_bytes(
+            serialization.Encoding.DER,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        ),
+        RSA_KEY.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    ],
+    ids=["rsa-spki", "rsa-pkcs1", "ec-spki", "rsa-private"],
+)
+def test_der_key_refused_as_hmac_secret(der: bytes) -> None:
+    with pytest.raises(ValueError, match="algorithm confusion"):
+        JWTAuthenticator(der, algorithms=("HS256",))
+
+
+def test_algorithm_names_are_normalised_or_refused_clearly() -> None:
+    token = jwt.encode(claims(scope="read"), SECRET, algorithm="HS256")
+    auth = JWTAuthenticator(SECRET, algorithms=("hs256", "Hs512"))
+    assert auth.algorithms == ("HS256", "HS512")
+    assert auth(token, METHOD).scopes == frozenset({"read"})
+    assert JWTAuthenticator(public_pem(RSA_KEY), algorithms=("rs256",)).algorithms == (
+        "RS256",
+    )
+    with pytest.raises(ValueError, match="does not know the algorithm 'HS257'"):
+        JWTAuthenticator(SECRET, algorithms=("HS257",))
+    with pytest.raises(TypeError, match="not a bare str"):
+        JWTAuthenticator(SECRET, algorithms="HS256")
+    with pytest.raises(ValueError, match="cannot mix"):
+        JWTAuthenticator(SECRET, algorithms=("hs256", "rs256"))

@@ -171,6 +171,7 @@ def test_one_record_per_call_with_extras(caplog: pytest.LogCaptureFixture) -> No
         "grpc_code": "NOT_FOUND",
         "peer": "ipv4:127.0.0.1:5555",
         "request_id": "req-1",
+        "note": "",
     }
     message = record.getMessage()
     for text in (METHOD, "NOT_FOUND", "ms", "ipv4:127.0.0.1:5555", "req-1"):

@@ -163,7 +163,11 @@ def sync_stub(generated: Generated, registry: CollectorRegistry) -> Iterator[Any
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4),
         interceptors=grpc_errgen.server_interceptors(
-            generated.errgen, authenticate=authenticate, log=True, metrics=registry
+            generated.errgen,
+            authenticate=authenticate,
+            log=True,
+            metrics=registry,
+            echo_request_id=True,
         ),
     )
     generated.pb2_grpc.add_ThingsServicer_to_server(sync_servicer(generated), server)
@@ -184,6 +188,7 @@ async def aio_stub(
             authenticate=authenticate_async,
             log=True,
             metrics=registry,
+            echo_request_id=True,
         )
     )
     generated.pb2_grpc.add_ThingsServicer_to_server(aio_servicer(generated), server)

@@ -121,7 +121,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
 
 @pytest.fixture(scope="module")
 def service(generated: Generated) -> Iterator[tuple[Any, Servicer]]:
-    with serve(generated, authenticate=authenticate) as running:
+    with serve(generated, authenticate=authenticate, echo_request_id=True) as running:
         yield running
 
 
@@ -529,7 +529,10 @@ def test_error_mapping_can_be_turned_off(generated: Generated) -> None:
     )  # the chain's own refusals still count
 
 
-def test_methods_unknown_to_the_tables_pass_through(generated: Generated) -> None:
+@pytest.mark.parametrize("allowed", ["other.Svc", "/other.Svc/Ping"])
+def test_methods_allow_unlisted_names_pass_through(
+    generated: Generated, allowed: str
+) -> None:
     def ping(request: bytes, context: grpc.ServicerContext) -> bytes:
         assert current_principal() is None
         if request == b"boom":
@@ -541,7 +544,9 @@ def test_methods_unknown_to_the_tables_pass_through(generated: Generated) -> Non
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=2),
-        interceptors=server_interceptors(generated.errgen, authenticate=authenticate),
+        interceptors=server_interceptors(
+            generated.errgen, authenticate=authenticate, allow_unlisted=[allowed]
+        ),
     )
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")

@@ -12,9 +12,14 @@ grpc.aio differs:
 - ``REQUEST_ID`` and ``PRINCIPAL`` are set in the call's own task and reset when the call ends;
 - a failed call ends with ``context.abort(code, message, trailers)``; the handler's own ``context.abort``
   (``grpc.aio.AbortError``) passes through untouched, with the trailers it gave;
-- ``x-request-id`` is echoed in the trailing metadata, never in initial metadata.
+- ``x-request-id`` is echoed in the trailing metadata of every non-OK status (on OK only with
+  ``echo_request_id=True``), never in initial metadata;
+- handler mistakes end with what the client sees and are logged as such: a unary handler returning None
+  (INTERNAL, unless it set a non-OK code first), a call the client cancelled (CANCELLED or
+  DEADLINE_EXCEEDED even when the handler returns normally afterwards).
 
-A method the generated tables do not know passes through untouched except for logging/metrics.
+A method the generated tables do not know is refused (PERMISSION_DENIED) unless ``allow_unlisted`` names
+it; then it passes through untouched except for logging/metrics.
 """
 
 from __future__ import annotations
@@ -25,17 +30,27 @@ import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextvars import Token
 from types import ModuleType
-from typing import Any, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import grpc
 import grpc.aio
 
 from grpc_errgen import auth
-from grpc_errgen.chain import Chain, HandlerCache, ServerCall, kind_of
+from grpc_errgen.chain import (
+    DEFAULT_ALLOW_UNLISTED,
+    Chain,
+    HandlerCache,
+    ServerCall,
+    kind_of,
+    tolerant,
+)
 from grpc_errgen.context import PRINCIPAL, REQUEST_ID, Principal
 from grpc_errgen.deadline import SERVING
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Behavior = Callable[..., Any]
@@ -45,23 +60,32 @@ Metadata = tuple[tuple[str, str | bytes], ...]
 def server_interceptors(
     *modules: ModuleType | GeneratedFile,
     authenticate: auth.AsyncAuthenticator | auth.Authenticator | None = None,
+    authenticate_request: (
+        auth.AsyncRequestAuthenticator | auth.RequestAuthenticator | None
+    ) = None,
     log: bool = True,
-    metrics: Any = None,
+    metrics: CollectorRegistry | None = None,
     map_errors: bool = True,
     validate: bool = True,
+    allow_unlisted: Iterable[str] = DEFAULT_ALLOW_UNLISTED,
+    echo_request_id: bool = False,
 ) -> list[grpc.aio.ServerInterceptor]:
     """The chain for ``grpc.aio.server(interceptors=...)``, for the methods of the generated ``modules``.
 
-    ``authenticate`` is ``async def (token, full_method) -> Principal | None``; the other switches are
-    those of ``grpc_errgen.server_interceptors``.
+    ``authenticate`` is ``async def (token, full_method) -> Principal | None`` and ``authenticate_request``
+    ``async def (AuthRequest) -> Principal | None`` (plain functions are accepted too); the other switches
+    are those of ``grpc_errgen.server_interceptors``.
     """
     chain = Chain(
         modules,
         authenticate=authenticate,
+        authenticate_request=authenticate_request,
         log=log,
         metrics=metrics,
         map_errors=map_errors,
         validate=validate,
+        allow_unlisted=allow_unlisted,
+        echo_request_id=echo_request_id,
     )
     return [ChainInterceptor(chain)]
 
@@ -89,7 +113,7 @@ def wrap_handler(
     """``handler`` with every stage of ``chain`` around its behaviour."""
     run = _Runner(chain, full_method, policy, handler)
     codecs = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": tolerant(handler.request_deserializer),
         "response_serializer": handler.response_serializer,
     }
     # grpc.aio tells a generator handler from a context.write one by the function's kind: keep it.
@@ -140,16 +164,30 @@ class _Runner:
         request: Any,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> tuple[Any, Any, Principal | None]:
-        """Auth, then validation of a unary request; returns the request (or the wrapped request
-        stream), the context the handler gets, and the principal."""
+        """Refusal of an unlisted method, auth, then validation of a unary request; returns the request
+        (or the wrapped request stream), the context the handler gets, and the principal."""
+        call.refuse_unlisted()
         principal = None
         if call.authorizes:
+            chain = self.chain
             try:
-                principal = await auth.authorize_async(
-                    self.policy,
-                    metadata,
-                    self.chain.authenticate,  # type: ignore[arg-type]
-                )
+                if chain.authenticate_request is not None:
+                    principal = await auth.authorize_request_async(
+                        self.policy,
+                        auth.AuthRequest.of(
+                            self.full_method,
+                            metadata,
+                            context.peer(),
+                            context.auth_context(),
+                        ),
+                        chain.authenticate_request,  # type: ignore[arg-type]
+                    )
+                else:
+                    principal = await auth.authorize_async(
+                        self.policy,
+                        metadata,
+                        chain.authenticate,  # type: ignore[arg-type]
+                    )
             except RpcException as exc:
                 raise call.reject(exc) from None
         if self.kind in ("stream_unary", "stream_stream"):
@@ -175,6 +213,8 @@ class _Runner:
             if call.rejection is not None:
                 raise call.rejection
             if self.kind in ("unary_unary", "stream_unary"):
+                if response is None:
+                    return await self._no_response(call, context)
                 call.sent()
         except BaseException as exc:
             await self._fail(call, context, exc)
@@ -223,11 +263,38 @@ class _Runner:
     def _succeed(
         self, call: ServerCall, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
-        context.set_trailing_metadata(
-            call.trailers(_metadata(context.trailing_metadata()))
-        )
         code = context.code() or grpc.StatusCode.OK
+        if code is grpc.StatusCode.OK and context.cancelled():
+            # The client cancelled (or its deadline passed) and the handler returned anyway.
+            code = _gone(context)
+        context.set_trailing_metadata(
+            call.trailers(
+                _metadata(context.trailing_metadata()),
+                ok=code is grpc.StatusCode.OK,
+            )
+        )
         call.finish(code)
+
+    async def _no_response(
+        self, call: ServerCall, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        """A unary handler returned None: the code it set, if any (not OK), else INTERNAL, sent by the
+        chain so that the client, the log and the metrics agree."""
+        code = context.code()
+        if code is not None and code is not grpc.StatusCode.OK:
+            context.set_trailing_metadata(
+                call.trailers(_metadata(context.trailing_metadata()))
+            )
+            call.finish(code)
+            return None
+        status = call.internal_error("the handler returned None instead of a response")
+        call.finish(status.code)
+        await context.abort(
+            status.code,
+            status.message,
+            call.trailers(_metadata(context.trailing_metadata()), status),
+        )
+        raise AssertionError("context.abort returned")  # pragma: no cover
 
     async def _fail(
         self,
@@ -241,6 +308,10 @@ class _Runner:
             raise exc
         if isinstance(exc, grpc.aio.AbortError) and call.rejection is None:
             call.finish(context.code() or grpc.StatusCode.UNKNOWN, None)
+            raise exc
+        if context.cancelled() and call.rejection is None:
+            # The client went away: what the handler raised then reaches no one.
+            call.finish(_gone(context), None)
             raise exc
         handler_trailers = _metadata(context.trailing_metadata())
         status = call.error_status(exc)
