@@ -196,8 +196,8 @@ class MethodObservations:
     def __init__(
         self, full_method: str, kind: RpcKind, metrics: ServerMetrics | None
     ) -> None:
-        self.full_method = full_method
         full_method = printable(full_method)
+        self.full_method = full_method
         self.service, _, self.method = full_method.lstrip("/").rpartition("/")
         self.grpc_type = GRPC_TYPES[kind]
         self.metrics = metrics

@@ -134,7 +134,7 @@ def wrap_handler(
 class _Runner:
     """The wrapped behaviour of one method: ``unary_response`` (a coroutine) or ``stream_response``."""
 
-    __slots__ = ("behavior", "chain", "full_method", "kind", "policy")
+    __slots__ = ("behavior", "chain", "client_streaming", "full_method", "kind", "policy")
 
     def __init__(
         self,
@@ -147,6 +147,7 @@ class _Runner:
         self.full_method = full_method
         self.policy = policy
         self.kind = kind_of(handler)
+        self.client_streaming: bool = handler.request_streaming
         behavior: Behavior = getattr(handler, self.kind)
         self.behavior = behavior
 
@@ -216,6 +217,8 @@ class _Runner:
                 if response is None:
                     return await self._no_response(call, context)
                 call.sent()
+            if self.client_streaming:
+                await _settle()
         except BaseException as exc:
             await self._fail(call, context, exc)
         finally:
@@ -246,6 +249,8 @@ class _Runner:
                 yield response
             if call.rejection is not None:
                 raise call.rejection
+            if self.client_streaming:
+                await _settle()
         except GeneratorExit:
             call.finish(_gone(context))
             raise
@@ -264,8 +269,9 @@ class _Runner:
         self, call: ServerCall, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
         code = context.code() or grpc.StatusCode.OK
-        if code is grpc.StatusCode.OK and context.cancelled():
-            # The client cancelled (or its deadline passed) and the handler returned anyway.
+        if code is grpc.StatusCode.OK and (context.cancelled() or _cancel_pending()):
+            # The client cancelled (or its deadline passed) and the handler returned anyway: grpc.aio ends
+            # a cancelled client stream's reads as if it had closed, then cancels the call's task.
             code = _gone(context)
         context.set_trailing_metadata(
             call.trailers(
@@ -324,6 +330,19 @@ class _Runner:
             status.code, status.message, call.trailers(handler_trailers, status)
         )
         raise AssertionError("context.abort returned")  # pragma: no cover
+
+
+async def _settle() -> None:
+    """Let one event-loop iteration pass. grpc.aio ends the reads of a client stream the client cancelled
+    as if the client had closed it, and cancels the call's task on the next iteration: yielding once here
+    lets that ``CancelledError`` arrive before the chain records the call as OK."""
+    await asyncio.sleep(0)
+
+
+def _cancel_pending() -> bool:
+    """Whether grpc.aio has asked to cancel the task running this call (the client went away)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> Metadata:
