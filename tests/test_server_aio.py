@@ -289,8 +289,16 @@ async def test_invalid_requests_never_reach_the_handler(
     service: Any, generated: Generated, arity: str
 ) -> None:
     stub, servicer = service
+    # One request only: a grpc.aio client still writing its request stream when the server's status
+    # arrives reports INTERNAL "Failed execute_batch" instead of that status (grpc#36066, client side;
+    # docs/runtime.md). With nothing left to write, the refusal always arrives as sent.
     outcome = await invoke(
-        stub, generated.pb2, arity, name="x", metadata=(("x-request-id", "rid-inv"),)
+        stub,
+        generated.pb2,
+        arity,
+        count=1,
+        name="x",
+        metadata=(("x-request-id", "rid-inv"),),
     )
     assert outcome.error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert outcome.error.details() == "invalid Req: 1 violation(s)"
