@@ -1,12 +1,16 @@
-"""Validation entry points: ``validate(message)`` and ``violations(message)`` for any message whose generated
-``_errgen`` module has been imported.
+"""Validation entry points: ``validate(message)`` and ``violations(message)`` for any message.
 
 Generated modules register one straight-line validator per message that has rules anywhere below it; a message
-without rules has no validator and costs one dict lookup.
+without rules has no validator and costs one dict lookup. When a message's type has no validator yet, its file's
+generated module is imported by convention (``pkg/foo.proto`` -> ``pkg.foo_errgen``) before answering, once per
+file: a file without a generated module has no rules. A generated module that exists but fails to import
+raises (it never silently passes).
 """
 
 from __future__ import annotations
 
+import importlib
+import threading
 from typing import Any
 
 from grpc_errgen.errors import ValidationError, ValidationRuntimeError, Violation
@@ -14,6 +18,9 @@ from grpc_errgen.policy import Validator
 
 _VALIDATORS: dict[str, Validator] = {}
 _REFUSED: dict[str, str] = {}
+#: Proto files whose generated module was looked for (found or not).
+_LOOKED_UP: set[str] = set()
+_LOOKUP_LOCK = threading.Lock()
 
 
 def register(full_name: str, validator: Validator) -> None:
@@ -47,8 +54,29 @@ def validator_for(full_name: str) -> Validator | None:
 
 def violations(message: Any) -> list[Violation]:
     """Every rule ``message`` breaks, in protovalidate's order; empty when it is valid or has no rules."""
-    validator = _VALIDATORS.get(message.DESCRIPTOR.full_name)
+    descriptor = message.DESCRIPTOR
+    validator = _VALIDATORS.get(descriptor.full_name)
+    if validator is None and descriptor.file.name not in _LOOKED_UP:
+        import_generated(descriptor.file.name)
+        validator = _VALIDATORS.get(descriptor.full_name)
     return validator(message) if validator is not None else []
+
+
+def import_generated(proto: str) -> None:
+    """Import the generated module of ``proto`` by convention, once; a missing module means no rules."""
+    with _LOOKUP_LOCK:
+        if proto in _LOOKED_UP:
+            return
+        stem = proto[: -len(".proto")] if proto.endswith(".proto") else proto
+        name = stem.replace("/", ".") + "_errgen"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            # Only "there is no such module" means no rules; a module that exists but imports something
+            # missing is broken and must not pass silently.
+            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+                raise
+        _LOOKED_UP.add(proto)
 
 
 def invalid_message(message_name: str, count: int) -> str:

@@ -174,3 +174,63 @@ def test_rules_on_skipped_message_never_apply(tmp_path: Path) -> None:
     assert grpc_errgen.violations(pb2.M()) == []
     found = grpc_errgen.violations(pb2.Outer(inner=pb2.M()))
     assert [(v.field, v.rule) for v in found] == [("g", "string.min_len")]
+
+
+CONVENTION = """
+syntax = "proto3";
+package vconv;
+import "grpc_errgen/options.proto";
+message Named { string name = 1 [(errgen.field).string.min_len = 3]; }
+"""
+PLAIN = """
+syntax = "proto3";
+package vconv;
+message Free { string name = 1; }
+"""
+BROKEN = """
+syntax = "proto3";
+package vconv;
+import "grpc_errgen/options.proto";
+message Broken { string name = 1 [(errgen.field).string.min_len = 3]; }
+"""
+
+
+def test_validate_imports_the_generated_module_by_convention(tmp_path: Path) -> None:
+    out = build(
+        tmp_path,
+        {
+            "vconv/named.proto": CONVENTION,
+            "vconv/free.proto": PLAIN,
+            "vconv/broken.proto": BROKEN,
+        },
+    )
+    assert not (out / "vconv" / "free_errgen.py").exists()
+    (out / "vconv" / "broken_errgen.py").write_text("import vconv_not_there_at_all\n")
+    script = f"""
+import sys
+sys.path.insert(0, {str(out)!r})
+import grpc_errgen
+from vconv import broken_pb2, free_pb2, named_pb2
+assert "vconv.named_errgen" not in sys.modules
+found = grpc_errgen.violations(named_pb2.Named(name="x"))
+assert [v.rule for v in found] == ["string.min_len"], found
+assert "vconv.named_errgen" in sys.modules
+try:
+    grpc_errgen.validate(named_pb2.Named(name="x"))
+except grpc_errgen.ValidationError:
+    pass
+else:
+    raise AssertionError("validate passed")
+assert grpc_errgen.violations(free_pb2.Free(name="x")) == []
+try:
+    grpc_errgen.violations(broken_pb2.Broken(name="x"))
+except ModuleNotFoundError as exc:
+    assert exc.name == "vconv_not_there_at_all", exc
+else:
+    raise AssertionError("a broken generated module passed silently")
+print("ok")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True
+    )
+    assert result.stdout.strip() == "ok", result.stderr
