@@ -75,7 +75,9 @@ class Pattern:
     ``found`` and ``found_bytes`` are closures, not methods (a method adds a frame and attribute reads). Patterns
     of the small subset in ``grpc_errgen.patterns`` that start with ``^`` (single-character atoms with
     quantifiers, such as ``^[A-Z]{3}-[0-9]{4}$``) run as their exact Python ``re`` translation, bound once:
-    ~0.25 us a call, with a proven bound on backtracking from their one start position. Everything else runs on the RE2 binding's
+    ~0.25 us a call. They are taken only when their backtracking is provably linear with a small constant
+    (``grpc_errgen.patterns``: a constant part plus at most a few steps per character), so adversarial text
+    costs a few times what RE2 spends, never hundreds. Everything else runs on the RE2 binding's
     ``RE2.Match`` (``re2``'s Python ``search`` builds match objects and costs ~5 us a call; the binding call
     itself costs ~0.7 us). ``engine`` says which: ``"re"`` or ``"re2"``.
     """

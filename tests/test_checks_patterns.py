@@ -14,7 +14,16 @@ from hypothesis import strategies as st
 from grpc_errgen.checks import Pattern, regex
 from grpc_errgen.codegen.frontend.re2_syntax import regex_problem
 from grpc_errgen.errors import ValidationRuntimeError
-from grpc_errgen.patterns import LIMIT, Parsed, Translation, cost, parse, translate
+from grpc_errgen.patterns import (
+    LIMIT,
+    LINEAR_LIMIT,
+    Parsed,
+    Translation,
+    cost,
+    linear_cost,
+    parse,
+    translate,
+)
 
 _OPTIONS = re2.Options()
 _OPTIONS.never_capture = True
@@ -61,7 +70,7 @@ IN_SUBSET = [
     r"^[a-z]+$",
     "^a*$",
     "^a+",
-    "^a*b*c*$",
+    "^a*b*$",
     "^[^a]*a$",
     r"^[\d]+x$",
     r"^[\w.-]{1,20}$",
@@ -543,3 +552,80 @@ def test_unanchored_patterns_stay_on_re2() -> None:
     assert translate("a?a?a?a?a?a?a?b") is not None
     assert regex("a?a?a?a?a?a?a?b").engine == "re2"
     assert regex("^a?a?a?a?a?a?a?b").engine == "re"
+
+
+# -- the linear bound: within a small factor of RE2 on any text ---------------------------------------------
+
+
+def test_linear_bound_is_enforced() -> None:
+    """An unbounded atom is taken only on a single path (no choice of counts before it) and with few atoms
+    to fail through when it gives a character back."""
+    assert linear_cost(parse("^[A-Z]{3}-[0-9]{4}$")) == 0  # type: ignore[arg-type]
+    assert linear_cost(parse("^[a-z]+$")) == 4  # type: ignore[arg-type]
+    assert linear_cost(parse(r"^\d+\.\d+x$")) == 4  # type: ignore[arg-type]
+    assert linear_cost(parse("^a*b?c$")) == 5  # type: ignore[arg-type]
+    # The issue's pattern: 151 ways to enter [a-z]+, each rescanning the text (430x RE2 on 3 MB).
+    assert linear_cost(parse("^[a-z]{0,150}[a-z]+$")) is None  # type: ignore[arg-type]
+    assert linear_cost(parse("^a?[b-z]+$")) is None  # type: ignore[arg-type]
+    for pattern in ["^a*b*c*$", "^a*b?c?d?e$", "^a*b*c*d*e*f*g$"]:
+        found = linear_cost(parse(pattern))  # type: ignore[arg-type]
+        assert found is not None and found > LINEAR_LIMIT
+    for pattern in ["^[a-z]{0,150}[a-z]+$", "^a*b*c*$", "^[a-z]{0,3}[a-z]+$"]:
+        assert translate(pattern) is None
+        assert Pattern(pattern).engine == "re2"
+
+
+@settings(max_examples=400, deadline=None)
+@given(patterns, st.lists(texts, min_size=1, max_size=5), st.integers(0, 200))
+def test_taken_patterns_cost_at_most_c_plus_l_per_character(
+    pattern: str, samples: list[str], repeat: int
+) -> None:
+    """Counted, not timed: the model matcher's steps for every taken pattern stay within
+    ``cost + linear_cost * (n + 1)``."""
+    if regex_problem(pattern) is not None or expected_engine(pattern) != "re":
+        return
+    parsed = parse(pattern)
+    assert parsed is not None
+    constant, linear = cost(parsed), linear_cost(parsed)
+    assert constant is not None and linear is not None
+    for text in samples:
+        text = text * repeat if repeat and len(text) * repeat < 2000 else text
+        found, steps = model_steps(parsed, text)
+        assert found is Pattern(pattern).found(text)
+        assert steps <= constant + linear * (len(text) + 1), (pattern, text[:10], steps)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("^[a-z]+$", "a" * 1_000_000 + "!"),
+        ("^a*b?c$", "a" * 1_000_000),
+        (r"^\d+\.\d+x$", "1" * 1_000_000),
+        ("^[a-z]+-[0-9]+$", "a" * 500_000 + "-" + "1" * 500_000 + "!"),
+        ("^[a-z]{0,150}[a-z]+$", "a" * 1_000_000 + "!"),
+        ("^[ -~]{0,120}$", "a" * 1_000_000),
+    ],
+)
+def test_adversarial_megabyte_stays_near_re2(pattern: str, text: str) -> None:
+    """The same run, the same text, both engines: the best of three ``found`` calls stays within a generous
+    factor of RE2's best (a factor, not a wall-clock limit; the measured factors are in docs/runtime.md)."""
+    import time
+
+    compiled = Pattern(pattern)
+    data = text.encode()
+    options = re2.Options()
+    options.never_capture = True
+    reference = re2.compile(pattern, options=options)
+
+    def best(run: object) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            run()  # type: ignore[operator]
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    ours = best(lambda: compiled.found(text))
+    theirs = best(lambda: reference.search(data))
+    assert compiled.found(text) is (reference.search(data) is not None)
+    assert ours <= 20 * theirs + 0.002, (pattern, compiled.engine, ours, theirs)
