@@ -8,6 +8,8 @@ Handlers: ``current_principal()``, ``require_principal()``, ``current_request_id
 ``AuthRequest``. Messages: ``validate(msg)``, ``violations(msg)``.
 """
 
+# Last: the aio twins build on the modules above (``grpc_errgen.aio.server_interceptors`` after ``import grpc_errgen``).
+from grpc_errgen import aio
 from grpc_errgen.auth import AuthRequest, bearer_token, require_principal
 from grpc_errgen.breaker import CircuitBreaker
 from grpc_errgen.client import channel_options, client_interceptors
@@ -22,9 +24,6 @@ from grpc_errgen.errors import (
 )
 from grpc_errgen.server import server_interceptors
 from grpc_errgen.validation import validate, violations
-
-# Last: the aio twins build on the modules above (``grpc_errgen.aio.server_interceptors`` after ``import grpc_errgen``).
-from grpc_errgen import aio  # noqa: E402  isort: skip
 
 __all__ = [
     "AuthRequest",

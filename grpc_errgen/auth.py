@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import grpc
@@ -122,7 +122,7 @@ class AuthRequest:
         method: str,
         metadata: MetadataPairs | None,
         peer: str,
-        auth_context: Mapping[str, Iterable[bytes]] | None,
+        auth_context: Mapping[str, Any] | None,
     ) -> AuthRequest:
         """Built from what grpc gives the server chain (``context.auth_context()`` for the identities)."""
         pairs = tuple(metadata or ())
@@ -131,7 +131,11 @@ class AuthRequest:
             first.setdefault(key, value)
         identities = {
             key: tuple(
-                value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+                (
+                    value.decode("utf-8", "replace")
+                    if isinstance(value, bytes)
+                    else str(value)
+                )
                 for value in (auth_context or {}).get(key, ())
             )
             for key in PEER_IDENTITY_KEYS
@@ -469,7 +473,9 @@ def _is_der_key(raw: bytes) -> bool:
     try:
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
-    except ImportError:  # pragma: no cover - PyJWT without the crypto extra cannot verify public keys anyway
+    except (
+        ImportError
+    ):  # pragma: no cover - PyJWT without the crypto extra cannot verify public keys anyway
         return False
     loaders: tuple[Callable[[bytes], object], ...] = (
         serialization.load_der_public_key,

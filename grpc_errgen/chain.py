@@ -202,7 +202,11 @@ class Chain:
         auth.check_authenticator(
             self.methods,
             authenticate if authenticate is not None else authenticate_request,
-            name="authenticate" if authenticate_request is None else "authenticate_request",
+            name=(
+                "authenticate"
+                if authenticate_request is None
+                else "authenticate_request"
+            ),
         )
         self.authenticate = authenticate
         self.authenticate_request = authenticate_request
@@ -231,7 +235,10 @@ class Chain:
     def report_unlisted(self, full_method: str) -> None:
         """One ERROR record per refused method (up to ``MAX_REPORTED_UNLISTED`` methods), naming the module."""
         with self._lock:
-            if full_method in self._reported or len(self._reported) >= MAX_REPORTED_UNLISTED:
+            if (
+                full_method in self._reported
+                or len(self._reported) >= MAX_REPORTED_UNLISTED
+            ):
                 return
             self._reported.add(full_method)
         service = full_method.lstrip("/").rpartition("/")[0]
@@ -280,7 +287,8 @@ class Chain:
 
 def module_hint(service: str) -> str:
     """The generated module that covers ``service``, by convention from its .proto file when the default
-    descriptor pool knows it (``pkg/foo.proto`` -> ``pkg.foo_errgen``), else a description of it."""
+    descriptor pool knows it (``pkg/foo.proto`` -> ``pkg.foo_errgen``), else a description of it.
+    """
     try:
         from google.protobuf import descriptor_pool
 
@@ -305,10 +313,14 @@ def _allowed(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
     services, methods = set(), set()
     for name in names:
         if not isinstance(name, str) or not name.strip("/"):
-            raise ValueError(f"allow_unlisted: {name!r} is not a service or method name")
+            raise ValueError(
+                f"allow_unlisted: {name!r} is not a service or method name"
+            )
         service, _, method = name.lstrip("/").partition("/")
         if not service or "/" in method:
-            raise ValueError(f"allow_unlisted: {name!r} is not a service or method name")
+            raise ValueError(
+                f"allow_unlisted: {name!r} is not a service or method name"
+            )
         if method:
             methods.add(f"/{service}/{method}")
         else:
@@ -377,7 +389,9 @@ def tolerant(
     def deserialize(data: bytes) -> Any:
         try:
             return parse(data)
-        except Exception as exc:  # DecodeError, RecursionError-like refusals, anything the parser raises
+        except (
+            Exception
+        ) as exc:  # DecodeError, RecursionError-like refusals, anything the parser raises
             return Unparsable(exc)
 
     return deserialize
@@ -511,7 +525,9 @@ class ServerCall:
         if self.observation is not None:
             self.observation.add_note(why)
         elif self.chain.log_tracebacks:
-            LOGGER.error("%s: %s; request_id=%s", self.full_method, why, self.request_id)
+            LOGGER.error(
+                "%s: %s; request_id=%s", self.full_method, why, self.request_id
+            )
         return _status_of(Internal(INTERNAL_MESSAGE))
 
     def trailers(

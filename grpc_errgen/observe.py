@@ -383,8 +383,7 @@ def printable(text: str) -> str:
     if text.isprintable() and "\\" not in text:
         return text
     return "".join(
-        char if char.isprintable() and char != "\\" else _escaped(char)
-        for char in text
+        char if char.isprintable() and char != "\\" else _escaped(char) for char in text
     )
 
 
@@ -397,7 +396,8 @@ def _escaped(char: str) -> str:
 
 def safe_traceback(exc: BaseException) -> str:
     """The traceback of ``exc`` (and its causes) as ``logging`` formats it, with each exception's text and
-    notes made ``printable``: the frames are the server's code, the texts may hold client input."""
+    notes made ``printable``: the frames are the server's code, the texts may hold client input.
+    """
     formatted = traceback.TracebackException(type(exc), exc, exc.__traceback__)
     pending = [formatted]
     seen: set[int] = set()
@@ -407,9 +407,12 @@ def safe_traceback(exc: BaseException) -> str:
             continue
         seen.add(id(current))
         text = getattr(current, "_str", None)
-        if not isinstance(text, str):  # pragma: no cover - a Python without the attribute: one escaped line
+        if not isinstance(
+            text, str
+        ):  # pragma: no cover - a Python without the attribute: one escaped line
             return printable("".join(formatted.format()))
-        current._str = printable(text)
+        # ``_str`` is TracebackException's copy of ``str(exc)``, what ``format`` prints after the type.
+        current._str = printable(text)  # type: ignore[attr-defined]
         notes = getattr(current, "__notes__", None)
         if notes:
             current.__notes__ = [printable(str(note)) for note in notes]

@@ -279,7 +279,8 @@ def cost(parsed: Parsed) -> int | None:
 
 def linear_cost(parsed: Parsed) -> int | None:
     """``L``: steps per character of text (module docstring); 0 without unbounded atoms, None when an
-    unbounded atom could be entered at more than one position or backtrack without bound."""
+    unbounded atom could be entered at more than one position or backtrack without bound.
+    """
     atoms = parsed.atoms
     worst = 0
     paths = 1

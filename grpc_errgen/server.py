@@ -131,12 +131,15 @@ def wrap_handler(
 
 def is_handler_abort(exc: BaseException, context: grpc.ServicerContext) -> bool:
     """Whether ``exc`` is what grpcio raises for the handler's own ``context.abort``: a bare Exception, with
-    the call's state marked aborted (``set_code(...)`` then ``raise Exception()`` is not an abort)."""
+    the call's state marked aborted (``set_code(...)`` then ``raise Exception()`` is not an abort).
+    """
     if type(exc) is not Exception or exc.args:
         return False
     state = getattr(context, "_state", None)
     aborted = getattr(state, "aborted", None)
-    if aborted is None:  # pragma: no cover - another grpcio: fall back on the code being set
+    if (
+        aborted is None
+    ):  # pragma: no cover - another grpcio: fall back on the code being set
         return context.code() is not None  # type: ignore[attr-defined]
     return bool(aborted)
 
@@ -290,7 +293,8 @@ class _Runner:
 
     def _no_response(self, call: ServerCall, context: grpc.ServicerContext) -> None:
         """A unary handler returned None: grpcio sends the code the handler set, if any (not OK), else
-        INTERNAL; the chain sends INTERNAL itself so that the client, the log and the metrics agree."""
+        INTERNAL; the chain sends INTERNAL itself so that the client, the log and the metrics agree.
+        """
         code = context.code()  # type: ignore[attr-defined]
         if code is not None and code is not grpc.StatusCode.OK:
             context.set_trailing_metadata(call.trailers(context.trailing_metadata()))

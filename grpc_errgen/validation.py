@@ -74,7 +74,9 @@ def import_generated(proto: str) -> None:
         except ModuleNotFoundError as exc:
             # Only "there is no such module" means no rules; a module that exists but imports something
             # missing is broken and must not pass silently.
-            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+            if exc.name is None or not (
+                name == exc.name or name.startswith(exc.name + ".")
+            ):
                 raise
         _LOOKED_UP.add(proto)
 

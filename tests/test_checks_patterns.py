@@ -608,7 +608,8 @@ def test_taken_patterns_cost_at_most_c_plus_l_per_character(
 )
 def test_adversarial_megabyte_stays_near_re2(pattern: str, text: str) -> None:
     """The same run, the same text, both engines: the best of three ``found`` calls stays within a generous
-    factor of RE2's best (a factor, not a wall-clock limit; the measured factors are in docs/runtime.md)."""
+    factor of RE2's best (a factor, not a wall-clock limit; the measured factors are in docs/runtime.md).
+    """
     import time
 
     compiled = Pattern(pattern)

@@ -125,7 +125,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
 
 @pytest.fixture
 async def service(generated: Generated) -> AsyncIterator[tuple[Any, Servicer]]:
-    async with serve(generated, authenticate=authenticate, echo_request_id=True) as running:
+    async with serve(
+        generated, authenticate=authenticate, echo_request_id=True
+    ) as running:
         yield running
 
 

@@ -210,7 +210,10 @@ async def test_aio_unlisted_methods_fail_closed(generated: Generated) -> None:
     echo = grpc.method_handlers_generic_handler(
         "other.v1.Echo", {"Say": grpc.unary_unary_rpc_method_handler(say)}
     )
-    for allowed, expected in (((), grpc.StatusCode.PERMISSION_DENIED), (("other.v1.Echo",), None)):
+    for allowed, expected in (
+        ((), grpc.StatusCode.PERMISSION_DENIED),
+        (("other.v1.Echo",), None),
+    ):
         server = grpc.aio.server(
             interceptors=grpc_errgen.aio.server_interceptors(
                 generated.errgen, authenticate=writer, allow_unlisted=allowed
@@ -264,11 +267,11 @@ def test_bad_request_ids_are_replaced_and_said(
     records: Callable[[], list[logging.LogRecord]],
     sent: bytes,
 ) -> None:
-    body = generated.pb2.Req(mode="ok", name="x").SerializeToString()  # invalid: min_len 3
+    body = generated.pb2.Req(
+        mode="ok", name="x"
+    ).SerializeToString()  # invalid: min_len 3
     with sync_server(generated, generated.errgen) as (port, _):
-        reply = h2client.call(
-            port, UNARY.encode(), body, [(b"x-request-id", sent)]
-        )
+        reply = h2client.call(port, UNARY.encode(), body, [(b"x-request-id", sent)])
     assert reply.status == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     echoed = reply.metadata["x-request-id"]
     assert echoed != sent.decode("latin-1") and len(echoed) == 36  # a new uuid4
@@ -315,7 +318,8 @@ def test_client_text_cannot_forge_log_lines(
 ) -> None:
     # The exception text (in the traceback) and an unlisted method's name come from the client.
     anything = grpc.method_handlers_generic_handler(
-        "other.v1.Any", {"Do\r\nINFO forged": grpc.unary_unary_rpc_method_handler(lambda r, c: r)}
+        "other.v1.Any",
+        {"Do\r\nINFO forged": grpc.unary_unary_rpc_method_handler(lambda r, c: r)},
     )
     with sync_server(generated, generated.errgen, handlers=(anything,)) as (port, _):
         channel, stub = stub_on(generated, port)
@@ -361,11 +365,18 @@ def test_handler_mistakes_are_logged_and_counted_as_sent(
     assert (raised.value.code(), raised.value.details()) == (code, details)
     [record] = call_records(records())
     assert record.grpc_code == code.name  # type: ignore[attr-defined]
-    labels = {"grpc_type": "unary", "grpc_service": "srvchain.v1.Chain", "grpc_method": "Unary"}
+    labels = {
+        "grpc_type": "unary",
+        "grpc_service": "srvchain.v1.Chain",
+        "grpc_method": "Unary",
+    }
     go_code = "".join(part.title() for part in code.name.split("_"))
-    assert registry.get_sample_value(
-        "grpc_server_handled_total", {**labels, "grpc_code": go_code}
-    ) == 1
+    assert (
+        registry.get_sample_value(
+            "grpc_server_handled_total", {**labels, "grpc_code": go_code}
+        )
+        == 1
+    )
 
 
 def test_cancelled_client_stream_is_logged_cancelled_without_traceback(
@@ -395,14 +406,20 @@ def test_unparsable_requests_get_a_record_and_a_clear_status(
     generated: Generated, records: Callable[[], list[logging.LogRecord]]
 ) -> None:
     registry = CollectorRegistry()
-    with sync_server(generated, generated.errgen, metrics=registry) as (port, _):
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            raw: Any = channel.unary_unary(UNARY)  # bytes go out as they are
-            with pytest.raises(grpc.RpcError) as raised:
-                raw(b"\xff\xff\xff\xff", metadata=(("x-request-id", "rid-garbage"),), timeout=10)
-            bidi: Any = channel.stream_stream("/srvchain.v1.Chain/Bidi")
-            with pytest.raises(grpc.RpcError) as streamed:
-                list(bidi(iter([b"\x0a\x02ok\x1a\x04good", b"\xff\xff"]), timeout=10))
+    with (
+        sync_server(generated, generated.errgen, metrics=registry) as (port, _),
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        raw: Any = channel.unary_unary(UNARY)  # bytes go out as they are
+        with pytest.raises(grpc.RpcError) as raised:
+            raw(
+                b"\xff\xff\xff\xff",
+                metadata=(("x-request-id", "rid-garbage"),),
+                timeout=10,
+            )
+        bidi: Any = channel.stream_stream("/srvchain.v1.Chain/Bidi")
+        with pytest.raises(grpc.RpcError) as streamed:
+            list(bidi(iter([b"\x0a\x02ok\x1a\x04good", b"\xff\xff"]), timeout=10))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert raised.value.details() == "request message could not be parsed"
     assert streamed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -460,9 +477,10 @@ def test_authenticate_may_refuse_with_its_own_code(
     details: str,
     logged: str,
 ) -> None:
-    with sync_server(
-        generated, generated.errgen, authenticate=refuse_with(raised)
-    ) as (port, _):
+    with sync_server(generated, generated.errgen, authenticate=refuse_with(raised)) as (
+        port,
+        _,
+    ):
         channel, stub = stub_on(generated, port)
         with channel, pytest.raises(grpc.RpcError) as error:
             stub.Secure(
@@ -625,7 +643,9 @@ def test_mutual_tls_principal(generated: Generated) -> None:
     def authenticate_request(request: AuthRequest) -> Principal | None:
         seen.append(request)
         found = mtls_principal(request)
-        return Principal(found.subject, ["chain.write"], found.claims) if found else None
+        return (
+            Principal(found.subject, ["chain.write"], found.claims) if found else None
+        )
 
     with sync_server(
         generated,
@@ -644,16 +664,16 @@ def test_mutual_tls_principal(generated: Generated) -> None:
         )
         with channel:
             stub = generated.pb2_grpc.ChainStub(channel)
-            reply = stub.Secure(generated.pb2.Req(mode="whoami", name="good"), timeout=10)
+            reply = stub.Secure(
+                generated.pb2.Req(mode="whoami", name="good"), timeout=10
+            )
     assert reply.principal == "client-7"
     identities = dict(seen[0].peer_identities)
     assert identities == {
         "x509_common_name": ("client-7",),
         "x509_subject_alternative_name": ("spiffe://shop.example/client-7",),
     }
-    assert mtls_principal(
-        AuthRequest.of("/a.B/C", (), "ipv4:1", {})
-    ) is None
+    assert mtls_principal(AuthRequest.of("/a.B/C", (), "ipv4:1", {})) is None
 
 
 # ------------------------------------------------------------------ aio handler mistakes
@@ -673,7 +693,9 @@ async def test_aio_handler_mistakes_and_cancelled_stream(
                 raise Exception()
             return generated.pb2.Resp()
 
-        async def ClientStream(self, request_iterator: AsyncIterator[Any], context: Any) -> Any:
+        async def ClientStream(
+            self, request_iterator: AsyncIterator[Any], context: Any
+        ) -> Any:
             async for _ in request_iterator:
                 started.set()
             return generated.pb2.Resp()
@@ -691,7 +713,9 @@ async def test_aio_handler_mistakes_and_cancelled_stream(
             stub = generated.pb2_grpc.ChainStub(channel)
             for mode in ("none", "ok-raise"):
                 with pytest.raises(grpc.aio.AioRpcError) as raised:
-                    await stub.Unary(generated.pb2.Req(mode=mode, name="good"), timeout=10)
+                    await stub.Unary(
+                        generated.pb2.Req(mode=mode, name="good"), timeout=10
+                    )
                 assert raised.value.code() == grpc.StatusCode.INTERNAL
             garbage: Any = channel.unary_unary(UNARY)
             with pytest.raises(grpc.aio.AioRpcError) as raised:

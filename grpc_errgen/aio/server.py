@@ -134,7 +134,14 @@ def wrap_handler(
 class _Runner:
     """The wrapped behaviour of one method: ``unary_response`` (a coroutine) or ``stream_response``."""
 
-    __slots__ = ("behavior", "chain", "client_streaming", "full_method", "kind", "policy")
+    __slots__ = (
+        "behavior",
+        "chain",
+        "client_streaming",
+        "full_method",
+        "kind",
+        "policy",
+    )
 
     def __init__(
         self,
@@ -166,7 +173,8 @@ class _Runner:
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> tuple[Any, Any, Principal | None]:
         """Refusal of an unlisted method, auth, then validation of a unary request; returns the request
-        (or the wrapped request stream), the context the handler gets, and the principal."""
+        (or the wrapped request stream), the context the handler gets, and the principal.
+        """
         call.refuse_unlisted()
         principal = None
         if call.authorizes:
