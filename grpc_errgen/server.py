@@ -289,6 +289,11 @@ class _Runner:
         context.set_trailing_metadata(
             call.trailers(context.trailing_metadata(), ok=code is grpc.StatusCode.OK)
         )
+        if code is grpc.StatusCode.OK and self.streams_requests:
+            # grpcio ends the reads of a client stream the client cancelled as if it had closed it, and may
+            # learn of the cancellation only after the handler returned: decide when the call has ended.
+            if context.add_callback(lambda: call.finish(_outcome(context))):
+                return
         call.finish(code)
 
     def _no_response(self, call: ServerCall, context: grpc.ServicerContext) -> None:
@@ -334,6 +339,14 @@ class _Runner:
         call.finish(status.code, exc)
         context.abort(status.code, status.message)
         raise AssertionError("context.abort returned")  # pragma: no cover
+
+
+def _outcome(context: grpc.ServicerContext) -> grpc.StatusCode:
+    """How a call that the handler ended normally really ended: OK, or the client cancelled it first."""
+    state = getattr(context, "_state", None)
+    if getattr(state, "client", None) == "cancelled":
+        return _gone(context)
+    return grpc.StatusCode.OK
 
 
 def _gone(context: grpc.ServicerContext) -> grpc.StatusCode:
