@@ -289,11 +289,14 @@ class _Runner:
         context.set_trailing_metadata(
             call.trailers(context.trailing_metadata(), ok=code is grpc.StatusCode.OK)
         )
-        if code is grpc.StatusCode.OK and self.streams_requests:
-            # grpcio ends the reads of a client stream the client cancelled as if it had closed it, and may
-            # learn of the cancellation only after the handler returned: decide when the call has ended.
-            if context.add_callback(lambda: call.finish(_outcome(context))):
-                return
+        # grpcio ends the reads of a client stream the client cancelled as if it had closed it, and may learn
+        # of the cancellation only after the handler returned: decide when the call has ended.
+        if (
+            code is grpc.StatusCode.OK
+            and self.streams_requests
+            and context.add_callback(lambda: call.finish(_outcome(context)))
+        ):
+            return
         call.finish(code)
 
     def _no_response(self, call: ServerCall, context: grpc.ServicerContext) -> None:
