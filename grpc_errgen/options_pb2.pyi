@@ -88,20 +88,22 @@ class ServiceRules(_message.Message):
     def __init__(self, auth_required: _Optional[bool] = ..., scopes: _Optional[_Iterable[str]] = ..., map_exceptions: _Optional[_Iterable[_Union[ExceptionMapping, _Mapping]]] = ...) -> None: ...
 
 class MethodRules(_message.Message):
-    __slots__ = ("auth_required", "scopes", "errors", "map_exceptions", "retry", "skip_validation")
+    __slots__ = ("auth_required", "scopes", "errors", "map_exceptions", "retry", "skip_validation", "timeout")
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     MAP_EXCEPTIONS_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
     SKIP_VALIDATION_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     auth_required: bool
     scopes: _containers.RepeatedScalarFieldContainer[str]
     errors: _containers.RepeatedScalarFieldContainer[str]
     map_exceptions: _containers.RepeatedCompositeFieldContainer[ExceptionMapping]
     retry: RetryPolicy
     skip_validation: bool
-    def __init__(self, auth_required: _Optional[bool] = ..., scopes: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[str]] = ..., map_exceptions: _Optional[_Iterable[_Union[ExceptionMapping, _Mapping]]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., skip_validation: _Optional[bool] = ...) -> None: ...
+    timeout: str
+    def __init__(self, auth_required: _Optional[bool] = ..., scopes: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[str]] = ..., map_exceptions: _Optional[_Iterable[_Union[ExceptionMapping, _Mapping]]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., skip_validation: _Optional[bool] = ..., timeout: _Optional[str] = ...) -> None: ...
 
 class ErrorCatalogue(_message.Message):
     __slots__ = ("domain",)
@@ -110,20 +112,34 @@ class ErrorCatalogue(_message.Message):
     def __init__(self, domain: _Optional[str] = ...) -> None: ...
 
 class ErrorRules(_message.Message):
-    __slots__ = ("code", "message", "retryable")
+    __slots__ = ("code", "message", "retryable", "retry_delay")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     RETRYABLE_FIELD_NUMBER: _ClassVar[int]
+    RETRY_DELAY_FIELD_NUMBER: _ClassVar[int]
     code: _code_pb2.Code
     message: str
     retryable: bool
-    def __init__(self, code: _Optional[_Union[_code_pb2.Code, str]] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
+    retry_delay: str
+    def __init__(self, code: _Optional[_Union[_code_pb2.Code, str]] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ..., retry_delay: _Optional[str] = ...) -> None: ...
 
 class MessageRules(_message.Message):
-    __slots__ = ("skip",)
+    __slots__ = ("skip", "cel")
     SKIP_FIELD_NUMBER: _ClassVar[int]
+    CEL_FIELD_NUMBER: _ClassVar[int]
     skip: bool
-    def __init__(self, skip: _Optional[bool] = ...) -> None: ...
+    cel: _containers.RepeatedCompositeFieldContainer[Rule]
+    def __init__(self, skip: _Optional[bool] = ..., cel: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ...) -> None: ...
+
+class Rule(_message.Message):
+    __slots__ = ("id", "message", "expression")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    message: str
+    expression: str
+    def __init__(self, id: _Optional[str] = ..., message: _Optional[str] = ..., expression: _Optional[str] = ...) -> None: ...
 
 class OneofRules(_message.Message):
     __slots__ = ("required",)
@@ -132,7 +148,8 @@ class OneofRules(_message.Message):
     def __init__(self, required: _Optional[bool] = ...) -> None: ...
 
 class FieldRules(_message.Message):
-    __slots__ = ("required", "ignore", "float", "double", "int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64", "bool", "string", "bytes", "enum", "repeated", "map", "duration", "timestamp")
+    __slots__ = ("cel", "required", "ignore", "float", "double", "int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64", "bool", "string", "bytes", "enum", "repeated", "map", "duration", "timestamp")
+    CEL_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_FIELD_NUMBER: _ClassVar[int]
     IGNORE_FIELD_NUMBER: _ClassVar[int]
     FLOAT_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +172,7 @@ class FieldRules(_message.Message):
     MAP_FIELD_NUMBER: _ClassVar[int]
     DURATION_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    cel: _containers.RepeatedCompositeFieldContainer[Rule]
     required: bool
     ignore: Ignore
     float: FloatRules
@@ -177,7 +195,7 @@ class FieldRules(_message.Message):
     map: MapRules
     duration: DurationRules
     timestamp: TimestampRules
-    def __init__(self, required: _Optional[bool] = ..., ignore: _Optional[_Union[Ignore, str]] = ..., float: _Optional[_Union[FloatRules, _Mapping]] = ..., double: _Optional[_Union[DoubleRules, _Mapping]] = ..., int32: _Optional[_Union[Int32Rules, _Mapping]] = ..., int64: _Optional[_Union[Int64Rules, _Mapping]] = ..., uint32: _Optional[_Union[UInt32Rules, _Mapping]] = ..., uint64: _Optional[_Union[UInt64Rules, _Mapping]] = ..., sint32: _Optional[_Union[SInt32Rules, _Mapping]] = ..., sint64: _Optional[_Union[SInt64Rules, _Mapping]] = ..., fixed32: _Optional[_Union[Fixed32Rules, _Mapping]] = ..., fixed64: _Optional[_Union[Fixed64Rules, _Mapping]] = ..., sfixed32: _Optional[_Union[SFixed32Rules, _Mapping]] = ..., sfixed64: _Optional[_Union[SFixed64Rules, _Mapping]] = ..., bool: _Optional[_Union[BoolRules, _Mapping]] = ..., string: _Optional[_Union[StringRules, _Mapping]] = ..., bytes: _Optional[_Union[BytesRules, _Mapping]] = ..., enum: _Optional[_Union[EnumRules, _Mapping]] = ..., repeated: _Optional[_Union[RepeatedRules, _Mapping]] = ..., map: _Optional[_Union[MapRules, _Mapping]] = ..., duration: _Optional[_Union[DurationRules, _Mapping]] = ..., timestamp: _Optional[_Union[TimestampRules, _Mapping]] = ...) -> None: ...
+    def __init__(self, cel: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., required: _Optional[bool] = ..., ignore: _Optional[_Union[Ignore, str]] = ..., float: _Optional[_Union[FloatRules, _Mapping]] = ..., double: _Optional[_Union[DoubleRules, _Mapping]] = ..., int32: _Optional[_Union[Int32Rules, _Mapping]] = ..., int64: _Optional[_Union[Int64Rules, _Mapping]] = ..., uint32: _Optional[_Union[UInt32Rules, _Mapping]] = ..., uint64: _Optional[_Union[UInt64Rules, _Mapping]] = ..., sint32: _Optional[_Union[SInt32Rules, _Mapping]] = ..., sint64: _Optional[_Union[SInt64Rules, _Mapping]] = ..., fixed32: _Optional[_Union[Fixed32Rules, _Mapping]] = ..., fixed64: _Optional[_Union[Fixed64Rules, _Mapping]] = ..., sfixed32: _Optional[_Union[SFixed32Rules, _Mapping]] = ..., sfixed64: _Optional[_Union[SFixed64Rules, _Mapping]] = ..., bool: _Optional[_Union[BoolRules, _Mapping]] = ..., string: _Optional[_Union[StringRules, _Mapping]] = ..., bytes: _Optional[_Union[BytesRules, _Mapping]] = ..., enum: _Optional[_Union[EnumRules, _Mapping]] = ..., repeated: _Optional[_Union[RepeatedRules, _Mapping]] = ..., map: _Optional[_Union[MapRules, _Mapping]] = ..., duration: _Optional[_Union[DurationRules, _Mapping]] = ..., timestamp: _Optional[_Union[TimestampRules, _Mapping]] = ...) -> None: ...
 
 class FloatRules(_message.Message):
     __slots__ = ("const", "lt", "lte", "gt", "gte", "not_in", "finite")

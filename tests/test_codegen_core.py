@@ -321,3 +321,87 @@ def test_no_import_cycles() -> None:
                     seen.add(nxt)
                     stack.append((nxt, [*trail, nxt]))
     assert cycles == []
+
+
+TIMING = """
+    syntax = "proto3";
+    package timing.v1;
+    import "grpc_errgen/options.proto";
+    enum Busy {
+      option (errgen.errors) = { domain: "timing.example" };
+      BUSY_UNSPECIFIED = 0;
+      TRY_LATER = 1 [(errgen.error) = { code: UNAVAILABLE retry_delay: "1.5s" }];
+      GONE = 2 [(errgen.error) = { code: NOT_FOUND }];
+    }
+    message R {}
+    service T {
+      rpc Slow(R) returns (R) { option (errgen.method) = { timeout: "2.5s" }; }
+      rpc Both(R) returns (R) {
+        option (errgen.method) = { timeout: "0.25s" retry: { max_attempts: 2 } };
+      }
+      rpc Plain(R) returns (R);
+    }
+"""
+
+
+def test_retry_delay_and_timeout(tmp_path: Path) -> None:
+    import json
+
+    from grpc_errgen.policy import service_config
+
+    build(tmp_path, {"timing/v1/t.proto": TIMING})
+    module = load("timing.v1.t_errgen")
+    assert module.TryLater.retry_delay == 1.5 and module.Gone.retry_delay is None
+    policies = module.T_POLICY
+    assert policies["/timing.v1.T/Slow"].timeout == 2.5
+    assert policies["/timing.v1.T/Both"].timeout == 0.25
+    assert policies["/timing.v1.T/Plain"].timeout is None
+    written = json.loads(module.SERVICE_CONFIG)
+    assert written == service_config([module])
+    by_method = {entry["name"][0]["method"]: entry for entry in written["methodConfig"]}
+    assert by_method["Slow"] == {
+        "name": [{"service": "timing.v1.T", "method": "Slow"}],
+        "timeout": "2.5s",
+    }
+    assert (
+        by_method["Both"]["timeout"] == "0.25s"
+        and by_method["Both"]["retryPolicy"]["maxAttempts"] == 2
+    )
+    assert "Plain" not in by_method
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            'message C { string s = 1 [(errgen.field).cel = { id: "x" expression: "this != \'\'" }]; }',
+            "c.proto:5:",
+        ),
+        (
+            'message C { option (errgen.message).cel = { id: "x" expression: "true" }; string s = 1; }',
+            "c.proto:5:",
+        ),
+        (
+            'enum E { option (errgen.errors) = { domain: "d" }; E_UNSPECIFIED = 0;\n'
+            '  LATER = 1 [(errgen.error) = { code: UNAVAILABLE retry_delay: "soon" }]; }',
+            "LATER: retry_delay must be a positive duration like \"0.5s\", not 'soon'",
+        ),
+    ],
+)
+def test_unsupported_or_bad_timing_options_are_diagnostics(
+    body: str, expected: str, tmp_path: Path
+) -> None:
+    from grpc_errgen.codegen.protoc import CompileError
+
+    protos = tmp_path / "protos"
+    protos.mkdir()
+    (protos / "c.proto").write_text(
+        f'syntax = "proto3";\npackage c.v1;\nimport "grpc_errgen/options.proto";\n\n{body}\n'
+    )
+    with pytest.raises(CompileError) as raised:
+        compile_protos([protos])
+    assert expected in str(raised.value)
+    if "cel" in body:
+        assert "cel rules are not supported by this version of grpc-errgen" in str(
+            raised.value
+        )

@@ -260,6 +260,18 @@ BAD_CASES = {
         """,
         "retryable_codes cannot hold OK",
     ),
+    "bad timeout": (
+        """
+        rpc M(R) returns (R) { option (errgen.method).timeout = "5 seconds"; }
+        """,
+        "M: timeout must be a positive duration like \"2.5s\", not '5 seconds'",
+    ),
+    "zero timeout": (
+        """
+        rpc M(R) returns (R) { option (errgen.method).timeout = "0s"; }
+        """,
+        "M: timeout must be a positive duration",
+    ),
     "scopes without auth": (
         """
         rpc M(R) returns (R) { option (errgen.method).scopes = "x"; }

@@ -44,6 +44,7 @@ class InventoryBusy(OrderError, _errors.Unavailable):
     reason = "INVENTORY_BUSY"
     default_message = "inventory busy"
     retryable = True
+    retry_delay = 0.2
 
 
 _LINE_ITEM_SKU_PATTERN_RE = _checks.regex("^[A-Z]{3}-[0-9]{4}$")
@@ -489,6 +490,7 @@ ORDER_SERVICE_POLICY: dict[str, _policy.MethodPolicy] = {
             "backoffMultiplier": 2.0,
             "retryableStatusCodes": ["UNAVAILABLE"],
         },
+        timeout=5.0,
     ),
     "/shop.v1.OrderService/ListOrders": _policy.MethodPolicy(
         full_method="/shop.v1.OrderService/ListOrders",
@@ -564,8 +566,8 @@ ORDER_SERVICE_POLICY: dict[str, _policy.MethodPolicy] = {
     ),
 }
 
-#: The gRPC service config of this file's retry policies, for other tools and clients.
-SERVICE_CONFIG = '{"methodConfig":[{"name":[{"method":"GetOrder","service":"shop.v1.OrderService"}],"retryPolicy":{"backoffMultiplier":2.0,"initialBackoff":"0.05s","maxAttempts":3,"maxBackoff":"0.5s","retryableStatusCodes":["UNAVAILABLE"]}}]}'
+#: This file's retry policies and timeouts as a gRPC service config, for other clients.
+SERVICE_CONFIG = '{"methodConfig":[{"name":[{"method":"GetOrder","service":"shop.v1.OrderService"}],"retryPolicy":{"backoffMultiplier":2.0,"initialBackoff":"0.05s","maxAttempts":3,"maxBackoff":"0.5s","retryableStatusCodes":["UNAVAILABLE"]},"timeout":"5s"}]}'
 
 ERRGEN = _policy.GeneratedFile(
     proto="shop/v1/orders.proto",

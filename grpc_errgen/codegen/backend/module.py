@@ -26,6 +26,7 @@ from grpc_errgen.codegen.model.files import (
     SourcePath,
 )
 from grpc_errgen.codegen.resources import templates_dir
+from grpc_errgen.policy import duration_text
 
 _KINDS = {
     (False, False): "unary_unary",
@@ -44,6 +45,7 @@ class ErrorClassView:
     reason: str
     message: str
     retryable: bool
+    retry_delay: str | None  # a float literal (seconds)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,8 @@ def _policy(
     args.append(f"request_type={literal(method.request_type.rpartition('.')[2])}")
     if method.retry is not None:
         args.append(_retry(method.retry))
+    if method.timeout is not None:
+        args.append(f"timeout={literal(method.timeout)}")
     return PolicyView(_comment(method.doc), literal(method.full_method), tuple(args))
 
 
@@ -181,6 +185,9 @@ def _catalogue(catalogue: Catalogue) -> CatalogueView:
                 reason=literal(value.reason),
                 message=literal(value.message),
                 retryable=value.retryable,
+                retry_delay=(
+                    None if value.retry_delay is None else literal(value.retry_delay)
+                ),
             )
             for value in catalogue.values
         ),
@@ -188,15 +195,17 @@ def _catalogue(catalogue: Catalogue) -> CatalogueView:
 
 
 def _service_config(model: FileModel) -> str | None:
-    method_config = [
-        {
-            "name": [{"service": service.full_name, "method": method.name}],
-            "retryPolicy": retry_config(method.retry),
-        }
-        for service in model.services
-        for method in service.methods
-        if method.retry is not None
-    ]
+    method_config: list[dict[str, Value]] = []
+    for service in model.services:
+        for method in service.methods:
+            entry: dict[str, Value] = {}
+            if method.timeout is not None:
+                entry["timeout"] = duration_text(method.timeout)
+            if method.retry is not None:
+                entry["retryPolicy"] = retry_config(method.retry)
+            if entry:
+                name = [{"service": service.full_name, "method": method.name}]
+                method_config.append({"name": name, **entry})
     if not method_config:
         return None
     text = json.dumps(

@@ -22,6 +22,8 @@ _MESSAGE_FIELD = descriptor_pb2.DescriptorProto.FIELD_FIELD_NUMBER
 _MESSAGE_NESTED = descriptor_pb2.DescriptorProto.NESTED_TYPE_FIELD_NUMBER
 _FIELD_OPTIONS = descriptor_pb2.FieldDescriptorProto.OPTIONS_FIELD_NUMBER
 _FIELD_EXT = options_pb2.FIELD_FIELD_NUMBER
+_MESSAGE_OPTIONS = descriptor_pb2.DescriptorProto.OPTIONS_FIELD_NUMBER
+_MESSAGE_EXT = options_pb2.MESSAGE_FIELD_NUMBER
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,12 @@ def _read_message(
         written = options.field_rules(field_proto.options)
         source = (*path, _MESSAGE_FIELD, index, _FIELD_OPTIONS, _FIELD_EXT)
         rules = written if written is not None else options_pb2.FieldRules()
+        if rules.cel:
+            ctx.error(
+                file_name,
+                (*source, options_pb2.FieldRules.CEL_FIELD_NUMBER),
+                f"field {fd.name}: (errgen.field).cel rules are not supported by this version of grpc-errgen",
+            )
         ignore = m.Ignore(getattr(rules, "ignore"))  # noqa: B009
         if ignore is m.Ignore.ALWAYS:
             continue
@@ -94,6 +102,17 @@ def _read_message(
             )
         )
     message_options = options.message_rules(proto.options)
+    if message_options is not None and message_options.cel:
+        ctx.error(
+            file_name,
+            (
+                *path,
+                _MESSAGE_OPTIONS,
+                _MESSAGE_EXT,
+                options_pb2.MessageRules.CEL_FIELD_NUMBER,
+            ),
+            f"message {desc.name}: (errgen.message).cel rules are not supported by this version of grpc-errgen",
+        )
     if message_options is not None and message_options.skip:
         # As protovalidate's `disabled`: the rules stay written (and are checked above) but never apply.
         return None

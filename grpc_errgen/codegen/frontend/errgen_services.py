@@ -121,12 +121,23 @@ def _catalogues(
                     f"{value.name}: an error's code must be an error status, not {code or spec.code}",
                 )
                 continue
+            retry_delay = None
+            if spec.HasField("retry_delay"):
+                retry_delay = _duration_seconds(spec.retry_delay)
+                if retry_delay is None or retry_delay <= 0:
+                    ctx.error(
+                        proto.name,
+                        (*value_path, _VALUE_OPTIONS),
+                        f'{value.name}: retry_delay must be a positive duration like "0.5s", not {spec.retry_delay!r}',
+                    )
+                    continue
             values.append(
                 ErrorValue(
                     reason=value.name,
                     code=code,
                     message=spec.message or value.name.replace("_", " ").lower(),
                     retryable=spec.retryable,
+                    retry_delay=retry_delay,
                     doc=ctx.comment(proto.name, value_path),
                     source=value_path,
                 )
@@ -352,6 +363,15 @@ def _services(
                 if m_rules.HasField("retry")
                 else None
             )
+            timeout = None
+            if m_rules.HasField("timeout"):
+                timeout = _duration_seconds(m_rules.timeout)
+                if timeout is None or timeout <= 0:
+                    ctx.error(
+                        proto.name,
+                        (*o_path, _MR.TIMEOUT_FIELD_NUMBER),
+                        f'{method.name}: timeout must be a positive duration like "2.5s", not {m_rules.timeout!r}',
+                    )
             methods.append(
                 Method(
                     name=method.name,
@@ -369,6 +389,7 @@ def _services(
                     skip_validation=m_rules.skip_validation,
                     request_type=method.input_type.lstrip("."),
                     retry=retry,
+                    timeout=timeout,
                     doc=ctx.comment(proto.name, m_path),
                 )
             )

@@ -21,6 +21,7 @@ class ErrorValue:
     code: str  # google.rpc.Code name, never OK
     message: str
     retryable: bool
+    retry_delay: float | None  # seconds
     doc: str
     source: SourcePath
 
@@ -76,6 +77,7 @@ class Method:
     skip_validation: bool
     request_type: str  # full name of the request message
     retry: RetryPolicy | None
+    timeout: float | None  # seconds, the default deadline
     doc: str
 
 
