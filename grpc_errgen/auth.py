@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 
@@ -31,6 +31,9 @@ from grpc_errgen.observe import printable
 from grpc_errgen.policy import MethodPolicy
 
 logger = logging.getLogger("grpc_errgen")
+
+_TRequest = TypeVar("_TRequest")
+_TResponse = TypeVar("_TResponse")
 
 #: ``authenticate(token, full_method_name)``: the caller's principal, or None (or raise) to refuse the token.
 Authenticator: TypeAlias = Callable[[str, str], Principal | None]
@@ -550,23 +553,44 @@ class BearerTokenInterceptor(
         )
 
     def intercept_unary_unary(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
+        self,
+        continuation: Callable[
+            [grpc.ClientCallDetails, _TRequest], grpc._CallFuture[_TResponse]
+        ],
+        client_call_details: grpc.ClientCallDetails,
+        request: _TRequest,
+    ) -> grpc._CallFuture[_TResponse]:
         return continuation(self._details(client_call_details), request)
 
     def intercept_unary_stream(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
+        self,
+        continuation: Callable[
+            [grpc.ClientCallDetails, _TRequest], grpc._CallIterator[_TResponse]
+        ],
+        client_call_details: grpc.ClientCallDetails,
+        request: _TRequest,
+    ) -> grpc._CallIterator[_TResponse]:
         return continuation(self._details(client_call_details), request)
 
     def intercept_stream_unary(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
+        self,
+        continuation: Callable[
+            [grpc.ClientCallDetails, Iterator[_TRequest]], grpc._CallFuture[_TResponse]
+        ],
+        client_call_details: grpc.ClientCallDetails,
+        request_iterator: Iterator[_TRequest],
+    ) -> grpc._CallFuture[_TResponse]:
         return continuation(self._details(client_call_details), request_iterator)
 
     def intercept_stream_stream(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
+        self,
+        continuation: Callable[
+            [grpc.ClientCallDetails, Iterator[_TRequest]],
+            grpc._CallIterator[_TResponse],
+        ],
+        client_call_details: grpc.ClientCallDetails,
+        request_iterator: Iterator[_TRequest],
+    ) -> grpc._CallIterator[_TResponse]:
         return continuation(self._details(client_call_details), request_iterator)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -192,3 +195,51 @@ def test_principal_refuses_a_bare_str_and_non_strings() -> None:
         Principal("carol", b"admin")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="must be strings, not int"):
         Principal("carol", [1])  # type: ignore[list-item]
+
+
+TYPED_USE = """
+from prometheus_client import CollectorRegistry
+
+import grpc_errgen
+from grpc_errgen.auth import AuthRequest, mtls_principal
+
+
+def principals() -> list[grpc_errgen.Principal]:
+    return [
+        grpc_errgen.Principal("a", ["x", "y"]),
+        grpc_errgen.Principal("b", {"x"}),
+        grpc_errgen.Principal("c", (s for s in "xy"), {"k": 1}),
+    ]
+
+
+def subject() -> str:
+    return grpc_errgen.require_principal().subject  # not Optional
+
+
+def authenticate_request(request: AuthRequest) -> grpc_errgen.Principal | None:
+    return mtls_principal(request)
+
+
+chain = grpc_errgen.server_interceptors(
+    metrics=CollectorRegistry(), authenticate_request=authenticate_request
+)
+aio_chain = grpc_errgen.aio.server_interceptors(metrics=CollectorRegistry())
+"""
+
+
+def test_public_api_types_check_strictly(tmp_path: Path) -> None:
+    """Scopes take any iterable, ``metrics`` is a registry (not Any), ``require_principal`` is not Optional."""
+    good = tmp_path / "good.py"
+    good.write_text(TYPED_USE)
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import grpc_errgen\n"
+        "grpc_errgen.server_interceptors(metrics=42)\n"
+        "x: None = grpc_errgen.require_principal()\n"
+    )
+    command = [sys.executable, "-m", "mypy", "--strict", "--no-incremental"]
+    passed = subprocess.run([*command, str(good)], capture_output=True, text=True)
+    assert passed.returncode == 0, passed.stdout
+    failed = subprocess.run([*command, str(bad)], capture_output=True, text=True)
+    assert failed.returncode == 1
+    assert failed.stdout.count("error:") == 2, failed.stdout

@@ -6,13 +6,17 @@ one class per kind here, and ``bearer_token`` returns all four.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import grpc
 import grpc.aio
 
 from grpc_errgen import auth
 from grpc_errgen.context import Principal
+
+_TRequest = TypeVar("_TRequest")
+_TResponse = TypeVar("_TResponse")
 
 
 class JWTAuthenticator(auth.JWTAuthenticator):
@@ -46,29 +50,59 @@ class _BearerToken:
 
 class BearerTokenUnaryUnary(_BearerToken, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
+        self,
+        continuation: Callable[
+            [grpc.aio.ClientCallDetails, _TRequest],
+            Awaitable[grpc.aio.UnaryUnaryCall[_TRequest, _TResponse]],
+        ],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: _TRequest,
+    ) -> _TResponse | grpc.aio.UnaryUnaryCall[_TRequest, _TResponse]:
         return await continuation(self._details(client_call_details), request)
 
 
 class BearerTokenUnaryStream(_BearerToken, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
-        self, continuation: Any, client_call_details: Any, request: Any
-    ) -> Any:
+        self,
+        continuation: Callable[
+            [grpc.aio.ClientCallDetails, _TRequest],
+            Awaitable[grpc.aio.UnaryStreamCall[_TRequest, _TResponse]],
+        ],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: _TRequest,
+    ) -> AsyncIterator[_TResponse] | grpc.aio.UnaryStreamCall[_TRequest, _TResponse]:
         return await continuation(self._details(client_call_details), request)
 
 
 class BearerTokenStreamUnary(_BearerToken, grpc.aio.StreamUnaryClientInterceptor):
     async def intercept_stream_unary(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
+        self,
+        continuation: Callable[
+            [
+                grpc.aio.ClientCallDetails,
+                AsyncIterable[_TRequest] | Iterable[_TRequest],
+            ],
+            Awaitable[grpc.aio.StreamUnaryCall[_TRequest, _TResponse]],
+        ],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: AsyncIterable[_TRequest] | Iterable[_TRequest],
+    ) -> grpc.aio.StreamUnaryCall[_TRequest, _TResponse]:
         return await continuation(self._details(client_call_details), request_iterator)
 
 
 class BearerTokenStreamStream(_BearerToken, grpc.aio.StreamStreamClientInterceptor):
     async def intercept_stream_stream(
-        self, continuation: Any, client_call_details: Any, request_iterator: Any
-    ) -> Any:
+        self,
+        continuation: Callable[
+            [
+                grpc.aio.ClientCallDetails,
+                AsyncIterable[_TRequest] | Iterable[_TRequest],
+            ],
+            Awaitable[grpc.aio.StreamStreamCall[_TRequest, _TResponse]],
+        ],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request_iterator: AsyncIterable[_TRequest] | Iterable[_TRequest],
+    ) -> AsyncIterator[_TResponse] | grpc.aio.StreamStreamCall[_TRequest, _TResponse]:
         return await continuation(self._details(client_call_details), request_iterator)
 
 
