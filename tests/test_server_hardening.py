@@ -428,6 +428,18 @@ def test_unparsable_requests_get_a_record_and_a_clear_status(
     [unary] = [r for r in call_records(records()) if r.grpc_method == "Unary"]  # type: ignore[attr-defined]
     assert unary.request_id == "rid-garbage"  # type: ignore[attr-defined]
     assert "DecodeError" in unary.getMessage()
+    assert (
+        registry.get_sample_value(
+            "grpc_server_handled_total",
+            {
+                "grpc_type": "unary",
+                "grpc_service": "srvchain.v1.Chain",
+                "grpc_method": "Unary",
+                "grpc_code": "InvalidArgument",
+            },
+        )
+        == 1
+    )
 
 
 def test_mapped_exception_adds_no_record_of_its_own(
