@@ -703,6 +703,8 @@ async def test_aio_handler_mistakes_and_cancelled_stream(
             if request.mode == "ok-raise":
                 context.set_code(grpc.StatusCode.OK)
                 raise Exception()
+            if request.mode == "abort-ok":  # grpc.aio alone would hang the call
+                await context.abort(grpc.StatusCode.OK, "fine?")
             return generated.pb2.Resp()
 
         async def ClientStream(
@@ -723,7 +725,7 @@ async def test_aio_handler_mistakes_and_cancelled_stream(
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = generated.pb2_grpc.ChainStub(channel)
-            for mode in ("none", "ok-raise"):
+            for mode in ("none", "ok-raise", "abort-ok"):
                 with pytest.raises(grpc.aio.AioRpcError) as raised:
                     await stub.Unary(
                         generated.pb2.Req(mode=mode, name="good"), timeout=10
@@ -744,10 +746,16 @@ async def test_aio_handler_mistakes_and_cancelled_stream(
             call.cancel()
             gate.set()
             for _ in range(500):
-                if len(call_records(records())) == 4:
+                if len(call_records(records())) == 5:
                     break
                 await asyncio.sleep(0.01)
     finally:
         await server.stop(None)
     codes = [r.grpc_code for r in call_records(records())]  # type: ignore[attr-defined]
-    assert codes == ["INTERNAL", "INTERNAL", "INVALID_ARGUMENT", "CANCELLED"]
+    assert codes == [
+        "INTERNAL",
+        "INTERNAL",
+        "INTERNAL",
+        "INVALID_ARGUMENT",
+        "CANCELLED",
+    ]

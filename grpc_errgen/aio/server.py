@@ -428,5 +428,15 @@ class _CallContext:
         handler_trailers = _metadata(trailing_metadata) or _metadata(
             self._context.trailing_metadata()
         )
+        if code is grpc.StatusCode.OK:
+            # grpc.aio cannot send an abort with OK: the call would hang until the client's deadline.
+            status = self._call.internal_error(
+                "the handler called context.abort with OK"
+            )
+            await self._context.abort(
+                status.code,
+                status.message,
+                self._call.trailers(handler_trailers, status),
+            )
         await self._context.abort(code, details, self._call.trailers(handler_trailers))
         raise AssertionError("context.abort returned")  # pragma: no cover
