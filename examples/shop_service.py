@@ -166,21 +166,21 @@ class AsyncOrderService(orders_pb2_grpc.OrderServiceServicer):
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def CreateOrder(  # type: ignore[override]
+    async def CreateOrder(
         self,
         request: orders_pb2.CreateOrderRequest,
         context: grpc.aio.ServicerContext[object, object],
     ) -> orders_pb2.Order:
         return self.store.create(request)
 
-    async def GetOrder(  # type: ignore[override]
+    async def GetOrder(
         self,
         request: orders_pb2.GetOrderRequest,
         context: grpc.aio.ServicerContext[object, object],
     ) -> orders_pb2.Order:
         return self.store.get(request.id)
 
-    async def ListOrders(  # type: ignore[override]
+    async def ListOrders(
         self,
         request: orders_pb2.ListOrdersRequest,
         context: grpc.aio.ServicerContext[object, object],
@@ -188,7 +188,7 @@ class AsyncOrderService(orders_pb2_grpc.OrderServiceServicer):
         for order in self.store.owned_by(request.customer_email):
             yield order
 
-    async def UploadItems(  # type: ignore[override]
+    async def UploadItems(
         self,
         request_iterator: AsyncIterator[orders_pb2.ItemUpload],
         context: grpc.aio.ServicerContext[object, object],
@@ -199,7 +199,7 @@ class AsyncOrderService(orders_pb2_grpc.OrderServiceServicer):
             added += 1
         return orders_pb2.UploadSummary(items_added=added)
 
-    async def TrackOrders(  # type: ignore[override]
+    async def TrackOrders(
         self,
         request_iterator: AsyncIterator[orders_pb2.TrackRequest],
         context: grpc.aio.ServicerContext[object, object],

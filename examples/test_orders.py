@@ -36,7 +36,7 @@ ORDER = orders_pb2.CreateOrderRequest(
     card_token="tok_12345678",
 )
 #: The example's stand-in token for alice (see ``shop_service.TOKENS``).
-ALICE = [("authorization", "Bearer alice-token")]
+ALICE = (("authorization", "Bearer alice-token"),)
 
 
 def test_unknown_order_is_order_not_found() -> None:

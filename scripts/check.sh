@@ -11,9 +11,9 @@ echo "== generated example is fresh"
 grpc-errgen generate --check
 echo "== mypy --strict: grpc_errgen/"
 mypy grpc_errgen
-echo "== mypy --strict: generated example code"
+echo "== mypy --strict: the example (user code against the generated module and typed stubs)"
 # --follow-imports=silent: check the generated module strictly, not the protoc stubs it imports.
-MYPYPATH=examples mypy --explicit-package-bases --follow-imports=silent examples/shop/v1/orders_errgen.py
+MYPYPATH=examples mypy --explicit-package-bases --follow-imports=silent examples/*.py examples/shop/v1/orders_errgen.py
 echo "== pytest"
 # Exit 5 (no tests collected) must fail the run, and it does: only 0 passes.
 python -m pytest -q -p no:cacheprovider "$@"

@@ -405,3 +405,22 @@ def test_unsupported_or_bad_timing_options_are_diagnostics(
         assert "cel rules are not supported by this version of grpc-errgen" in str(
             raised.value
         )
+
+
+@pytest.mark.parametrize("command", ["cli", "plugin"])
+def test_commands_without_the_codegen_extra_say_what_to_install(command: str) -> None:
+    program = (
+        "import sys\n"
+        "sys.modules['jinja2'] = None  # as if the [codegen] extra were not installed\n"
+        "sys.argv = ['x', 'generate']\n"
+        f"from grpc_errgen.codegen.launch import {command}\n"
+        f"{command}()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "grpc-errgen: the generator is not installed: pip install 'grpc-errgen[codegen]' (missing: jinja2)"
+    ]

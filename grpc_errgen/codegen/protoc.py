@@ -1,7 +1,8 @@
 """Runs grpcio-tools' bundled protoc in-process and our generator on its output: the engine of ``grpc-errgen generate``.
 
-protoc writes ``_pb2.py``, ``_pb2.pyi`` and ``_pb2_grpc.py`` and a descriptor set (with imports and source
-info) in one run; ``generate`` turns the descriptor set into the ``_errgen.py`` files, as the plugin would.
+protoc writes ``_pb2.py`` and ``_pb2_grpc.py`` and a descriptor set (with imports and source info) in one run;
+``generate`` turns the descriptor set into the ``_errgen.py`` files, as the plugin would, and ``stubs`` into typed
+``_pb2.pyi`` / ``_pb2_grpc.pyi`` (mypy-protobuf).
 Nothing is written to the output tree until everything succeeded, and only files whose bytes change are
 rewritten (``--check`` writes nothing at all).
 """
@@ -21,6 +22,7 @@ from google.protobuf.compiler import plugin_pb2
 
 from grpc_errgen.codegen.pipeline import generate
 from grpc_errgen.codegen.resources import include_dir
+from grpc_errgen.codegen.stubs import typed_stubs
 
 
 class CompileError(Exception):
@@ -106,7 +108,6 @@ def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Resu
             [
                 *include_args,
                 f"--python_out={out}",
-                f"--pyi_out={out}",
                 f"--grpc_python_out={out}",
                 f"--descriptor_set_out={descriptor_set}",
                 "--include_imports",
@@ -130,6 +131,7 @@ def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Resu
         raise CompileError(response.error)
     for generated in response.file:
         result.files[generated.name] = generated.content.encode()
+    result.files.update(typed_stubs(request))
     return result
 
 
