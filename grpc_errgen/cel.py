@@ -539,8 +539,17 @@ def is_host_and_port(value: str, port_required: bool) -> bool:
 
 is_email = checks.is_email
 is_hostname = checks.is_hostname
-is_ip = checks.is_ip
-is_ip_prefix = checks.is_ip_prefix
+
+
+def is_ip(value: str, version: int = 0) -> bool:
+    """``isIp``: any version for 0, else only 4 or 6 (other versions are never valid)."""
+    return version in (0, 4, 6) and checks.is_ip(value, version)
+
+
+def is_ip_prefix(value: str, version: int = 0, strict: bool = False) -> bool:
+    return version in (0, 4, 6) and checks.is_ip_prefix(value, version, strict)
+
+
 is_uri = checks.is_uri
 is_uri_ref = checks.is_uri_ref
 now = checks.now_nanos

@@ -256,3 +256,17 @@ def cases(suites: tuple[str, ...]) -> Iterator[dict[str, Any]]:
 
 def decode(case: dict[str, Any]) -> Message:
     return message_class(case["type"]).FromString(base64.b64decode(case["input"]))
+
+
+IGNORE_IF_ZERO_VALUE = 1
+IGNORE_ALWAYS = 3
+
+
+@cache
+def ignore_of(full_name: str, field_name: str) -> int:
+    """The field's ``(buf.validate.field).ignore``."""
+    field = pool().FindMessageTypeByName(full_name).fields_by_name[field_name]
+    options = _options(field.GetOptions(), "google.protobuf.FieldOptions")
+    if not options.HasExtension(_field_rules()):
+        return 0
+    return int(options.Extensions[_field_rules()].ignore)

@@ -135,6 +135,14 @@ def evaluate(
             and not msg.HasField(field.name)
         ):
             continue
+        ignore = corpus.ignore_of(name, field.name)
+        if ignore == corpus.IGNORE_ALWAYS:
+            continue
+        zero = (
+            field.is_repeated or not field.has_presence
+        )  # with presence, "set" is enough
+        if ignore == corpus.IGNORE_IF_ZERO_VALUE and zero and not runtime.is_set(value):
+            continue
         _run((name, field.name, ""), const_value(field, value), path, now, out)
         if _is_map(field):
             key_field = field.message_type.fields_by_name["key"]
@@ -172,10 +180,15 @@ def _render(elements: Any) -> str:
     return ".".join(parts)
 
 
+@cache
+def _validator() -> Any:
+    return protovalidate.Validator()
+
+
 def reference(msg: Message, ids: set[str]) -> tuple[str, list[tuple[str, str, str]]]:
     """protovalidate's outcome, its violations restricted to the CEL rules' ids."""
     try:
-        found = protovalidate.Validator().collect_violations(msg)
+        found = _validator().collect_violations(msg)
     except protovalidate.CompilationError:
         return "compilation_error", []
     except protovalidate.EvaluationError:
