@@ -17,8 +17,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from grpc_errgen import cel as runtime
+from grpc_errgen.codegen.backend.cel import Constants, emit
 from grpc_errgen.codegen.cel.check import CelError, check, const_value
-from grpc_errgen.codegen.cel.emit import Constants, emit
 from tests.cel import corpus
 
 # protovalidate reports a compilation error for these two, and so must we.
@@ -33,7 +33,7 @@ Compiled = Callable[[object, int], object]
 def compile_rule(rule: corpus.Rule) -> Compiled:
     """The emitted expression as a function of ``this`` and ``now``, its constants bound as a module would."""
     constants = Constants()
-    emitted = emit(check(rule.expression, rule.env), constants, "this")
+    emitted = emit(check(rule.expression, rule.env), constants.add, "this")
     namespace: dict[str, Any] = {"cel": runtime}
     for name, source in constants.sources.items():
         namespace[name] = eval(source, namespace)

@@ -241,6 +241,8 @@ def module_view(model: FileModel) -> ModuleView:
     runtime = ["grpc_errgen.errors", "grpc_errgen.policy"]
     if validators.functions:
         runtime = ["grpc_errgen.checks", *runtime, "grpc_errgen.validation"]
+    if validators.uses_cel:
+        runtime.insert(0, "grpc_errgen.cel")
     user_imports = []
     if validators.functions:
         user_imports.append(

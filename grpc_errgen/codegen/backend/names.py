@@ -14,6 +14,7 @@ import re
 #: module -> alias, for everything the generated module imports besides the user's modules.
 RUNTIME_IMPORTS = {
     "grpc": "_grpc",
+    "grpc_errgen.cel": "_cel",
     "grpc_errgen.checks": "_checks",
     "grpc_errgen.errors": "_errors",
     "grpc_errgen.policy": "_policy",

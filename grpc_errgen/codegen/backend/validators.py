@@ -15,11 +15,15 @@ import re
 from dataclasses import dataclass, field
 from functools import singledispatch
 
-from grpc_errgen.codegen.backend import names
+from grpc_errgen.codegen.backend import cel, names
 from grpc_errgen.codegen.backend.literals import Value, docstring, literal
+from grpc_errgen.codegen.cel.ast import Kind
 from grpc_errgen.codegen.model import rules as m
 
 LINE_LENGTH = 88
+#: Locals of compiled CEL: the time of one evaluation, and the message a string-valued rule returned.
+CEL_NOW = "now"
+CEL_TEXT = "cel_text"
 _NANOS = "1_000_000_000"
 _LOWER_OPS = {"gt": "<", "gte": "<="}  # bound OP value
 _UPPER_OPS = {"lt": "<", "lte": "<="}  # value OP bound
@@ -315,7 +319,7 @@ def _if_lines(tests: list[str], column: int) -> list[str] | None:
 
 
 def _rule_count(message: m.MessageRules) -> int:
-    count = len(message.oneofs)
+    count = len(message.oneofs) + len(message.cel)
     for rules in message.fields:
         count += int(rules.required is not None)
         if not isinstance(rules, m.SingleField):
@@ -333,6 +337,8 @@ class FileValidatorsSource:
     registrations: tuple[tuple[str, str], ...]
     #: other generated modules whose validators these call: proto file names
     dependencies: tuple[str, ...]
+    #: compiled CEL calls ``grpc_errgen.cel``
+    uses_cel: bool = False
 
 
 class _Emitter:
@@ -344,6 +350,7 @@ class _Emitter:
         self.validators = validators
         self.constants = constants
         self.dependencies: dict[str, None] = {}
+        self.uses_cel = False
         local = {message.full_name: message for message in validators.messages}
         self.inline = {
             name: message
@@ -377,7 +384,35 @@ class _Emitter:
         )
         return f"out.append(_checks.at({_path(at.path)}, {name}))"
 
+    def cel_lines(self, rule: m.CelRule, at: _At, subject: str) -> list[str]:
+        """A CEL rule on ``subject``: false, or a non-empty string (the message), is a violation."""
+        ctx = _Context(self.constants, at, "cel")
+        emitted = cel.emit(
+            rule.expr,
+            lambda function, argument: ctx.constant(rule, "cel", function, argument),
+            subject,
+            runtime=names.RUNTIME_IMPORTS["grpc_errgen.cel"],
+            now=CEL_NOW,
+        )
+        self.uses_cel = True
+        lines = [f"{CEL_NOW} = _cel.now()"] if emitted.uses_now else []
+        if rule.expr.root.type.kind is Kind.BOOL:
+            record = self.violation(
+                at, _rule_words(rule.rule_id), rule.rule_id, rule.message
+            )
+            return [*lines, f"if not {emitted.source}:", "    " + record]
+        found = (
+            f"_errors.Violation({_path(at.path)}, {literal(rule.rule_id)}, {CEL_TEXT})"
+        )
+        return [
+            *lines,
+            f"if {CEL_TEXT} := {emitted.source}:",
+            f"    out.append({found})",
+        ]
+
     def rule_lines(self, rule: m.Rule, family: str, at: _At, subject: str) -> list[str]:
+        if isinstance(rule, m.CelRule):
+            return self.cel_lines(rule, at, subject)
         ctx = _Context(self.constants, at, family)
         bad = _test(rule, subject, ctx)
         record = self.violation(
@@ -403,7 +438,7 @@ class _Emitter:
         several rules reading a field twice) or the condition would not fit on one line.
         """
         message = self.inline.get(value.message_type or "")
-        if message is None or message.oneofs or value.rules:
+        if message is None or message.oneofs or message.cel or value.rules:
             return None
         tests = []
         for rules in message.fields:
@@ -433,7 +468,10 @@ class _Emitter:
                 low, high = sorted(rule.limit for rule in sizes)
                 tests.append(f"not {low} <= len({read}) <= {high}")
                 continue
-            if any(_empty_case(rule) is not None for rule in one.rules):
+            if any(
+                _empty_case(rule) is not None or isinstance(rule, m.CelRule)
+                for rule in one.rules
+            ):
                 return None
             ctx = _Context(self.constants, owner, one.family)
             tests += [_test(rule, read, ctx) for rule in one.rules]
@@ -607,6 +645,8 @@ class _Emitter:
         scope = "" if msg == "m" else msg + "_"
         owner = _message_words(message)
         lines = []
+        for rule in message.cel:
+            lines += self.cel_lines(rule, _At(msg, prefix.rstrip("."), owner), msg)
         for oneof in message.oneofs:
             at = _At(msg, prefix + oneof.name, (*owner, oneof.name))
             lines += [
@@ -658,4 +698,5 @@ def file_source(validators: m.FileValidators) -> FileValidatorsSource:
             for message in validators.messages
         ),
         dependencies=tuple(emitter.dependencies),
+        uses_cel=emitter.uses_cel,
     )

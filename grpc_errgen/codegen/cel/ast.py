@@ -156,6 +156,16 @@ class MapExpr(Node):
     entries: tuple[tuple[Node, Node], ...]
 
 
+class CelError(Exception):
+    """An expression that does not parse or type-check, or uses something we do not compile; ``offset`` is the
+    code-point offset in the expression where the problem is written."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
 @dataclass(frozen=True)
 class CheckedExpr:
     """A type-checked expression. ``root.type`` is bool or string (the only result types a rule may have)."""

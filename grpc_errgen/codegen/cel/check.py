@@ -31,16 +31,8 @@ from google.protobuf.message import Message
 
 from grpc_errgen import cel as runtime
 from grpc_errgen.codegen.cel import ast
-from grpc_errgen.codegen.cel.ast import CelType, Kind
-
-
-class CelError(Exception):
-    """An expression that does not parse or type-check, or uses something we do not compile."""
-
-    def __init__(self, message: str, offset: int = 0) -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
+from grpc_errgen.codegen.cel.ast import CelError, CelType, Kind
+from grpc_errgen.codegen.frontend.re2_syntax import regex_problem
 
 
 @dataclass(frozen=True)
@@ -309,6 +301,7 @@ def check(expression: str, env: CelEnv) -> ast.CheckedExpr:
     wrapped = any_pb2.Any.FromString(compiled.serialize())
     checked = _checked_expr_class().FromString(wrapped.value)
     root = _Converter(env, checked).convert(checked.expr)
+    verify(root)
     if root.type.kind not in (Kind.BOOL, Kind.STRING):
         raise CelError(
             f"expression must return bool or string, not {root.type}", root.offset
@@ -625,3 +618,141 @@ def _refine(
     if name == "size":
         return ast.INT
     return typ
+
+
+# -- what the back end can write ----------------------------------------------------------------------------
+
+_ANY_OPERANDS = {
+    "_&&_", "_||_", "_?_:_", "!_", "-_", "_==_", "_!=_", "_<_", "_<=_", "_>_", "_>=_",
+    "size", "contains", "startsWith", "endsWith", "matches", "dyn",
+    "isNan", "isInf", "isEmail", "isHostname", "isUri", "isUriRef", "isIp", "isIpPrefix",
+    "isHostAndPort", "unique", "charAt", "indexOf", "lastIndexOf", "substring",
+}  # fmt: skip
+_MEMBER_ONLY = {"lowerAscii", "upperAscii", "trim"}
+_TIME_PARTS = {
+    "getFullYear", "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear",
+    "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+}  # fmt: skip
+_DURATION_PARTS = {"getHours", "getMinutes", "getSeconds", "getMilliseconds"}
+_ARITHMETIC_KINDS = {
+    Kind.INT: {"_+_", "_-_", "_*_", "_/_", "_%_"},
+    Kind.UINT: {"_+_", "_-_", "_*_", "_/_", "_%_"},
+    Kind.DOUBLE: {"_+_", "_-_", "_*_", "_/_"},
+    Kind.STRING: {"_+_"},
+    Kind.BYTES: {"_+_"},
+    Kind.LIST: {"_+_"},
+    Kind.DURATION: {"_+_", "_-_"},
+    Kind.TIMESTAMP: {"_+_", "_-_"},
+}
+#: conversion -> the operand kinds it is written for (besides its own kind)
+CONVERSIONS = {
+    "int": {Kind.UINT, Kind.DOUBLE, Kind.STRING, Kind.TIMESTAMP},
+    "uint": {Kind.INT, Kind.DOUBLE, Kind.STRING},
+    "double": {Kind.INT, Kind.UINT, Kind.STRING},
+    "string": {Kind.INT, Kind.UINT, Kind.DOUBLE, Kind.BYTES, Kind.BOOL, Kind.DURATION, Kind.TIMESTAMP},
+    "bytes": {Kind.STRING},
+    "bool": {Kind.STRING},
+    "duration": {Kind.STRING},
+    "timestamp": {Kind.STRING, Kind.INT},
+}  # fmt: skip
+_CONVERSION_RESULT = {
+    "int": Kind.INT,
+    "uint": Kind.UINT,
+    "double": Kind.DOUBLE,
+    "string": Kind.STRING,
+    "bytes": Kind.BYTES,
+    "bool": Kind.BOOL,
+    "duration": Kind.DURATION,
+    "timestamp": Kind.TIMESTAMP,
+}
+
+
+def verify(node: ast.Node) -> None:
+    """Refuse, with its offset, anything in ``node`` that the back end does not write."""
+    if isinstance(node, ast.Const):
+        if isinstance(node.value, Message):
+            raise CelError(
+                f"a whole {node.type} cannot be used as a value", node.offset
+            )
+        return
+    if isinstance(node, ast.Select):
+        verify(node.operand)
+        return
+    if isinstance(node, ast.Macro):
+        for part in (node.range, node.body, node.where):
+            if part is not None:
+                verify(part)
+        return
+    if isinstance(node, ast.ListExpr):
+        for element in node.elements:
+            verify(element)
+        return
+    if isinstance(node, ast.MapExpr):
+        for key, value in node.entries:
+            verify(key)
+            verify(value)
+        return
+    if isinstance(node, ast.Call):
+        operands = ([node.target] if node.target is not None else []) + list(node.args)
+        if node.function != "format":
+            for operand in operands:
+                verify(operand)
+        problem = _call_problem(node, operands)
+        if problem is not None:
+            raise CelError(problem, node.offset)
+
+
+def _call_problem(node: ast.Call, operands: list[ast.Node]) -> str | None:
+    name = node.function
+    kinds = [o.type.kind for o in operands]
+    if name in _ANY_OPERANDS:
+        if name == "matches":
+            pattern = operands[1]
+            if isinstance(pattern, ast.Const) and isinstance(pattern.value, str):
+                problem = regex_problem(pattern.value)
+                if problem is not None:
+                    return f"invalid regular expression: {problem}"
+        return None
+    if name in _ARITHMETIC_KINDS.get(node.type.kind, set()):
+        return None
+    if name in ("_[_]", "@in"):
+        container = kinds[0] if name == "_[_]" else kinds[1]
+        ok = container in (Kind.LIST, Kind.MAP)
+        return (
+            None
+            if ok
+            else f"'{name}' on a value of type {operands[0].type} is not supported"
+        )
+    if name in CONVERSIONS:
+        arg = operands[0].type
+        if not arg.nullable and (
+            arg.kind is _CONVERSION_RESULT[name] or arg.kind in CONVERSIONS[name]
+        ):
+            return None
+        return f"conversion {name}({arg}) is not supported"
+    if name == "format":
+        args = node.args[0] if node.args else None
+        for operand in operands:
+            if operand is not args:
+                verify(operand)
+        if isinstance(args, ast.ListExpr):
+            for element in args.elements:
+                verify(element)
+            return None
+        if isinstance(args, ast.Const) and isinstance(args.value, tuple):
+            return None
+        return "format needs a list of arguments written in the expression"
+    if name in _MEMBER_ONLY and node.target is not None:
+        return None
+    if name == "replace" and len(operands) in (3, 4):
+        return None
+    if name == "split" and len(operands) in (2, 3):
+        return None
+    if name == "join" and kinds[0] is Kind.LIST:
+        return None
+    if name in _TIME_PARTS and node.target is not None:
+        if kinds[0] is Kind.TIMESTAMP:
+            return None
+        if kinds[0] is Kind.DURATION and name in _DURATION_PARTS and len(operands) == 1:
+            return None
+    return f"function '{name}' is not supported on {', '.join(str(o.type) for o in operands)}"

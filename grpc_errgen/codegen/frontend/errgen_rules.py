@@ -14,6 +14,7 @@ from google.protobuf import descriptor, descriptor_pb2
 from grpc_errgen import options_pb2
 from grpc_errgen.codegen.diagnostics import GenContext
 from grpc_errgen.codegen.frontend import options
+from grpc_errgen.codegen.frontend.cel_rules import this_of_message
 from grpc_errgen.codegen.frontend.standard_rules import StandardRules, family
 from grpc_errgen.codegen.model import rules as m
 
@@ -65,7 +66,9 @@ def _read_message(
 ) -> m.MessageRules | None:
     """The rules of one message, or None when it is marked skip."""
     desc, proto, path = found.desc, found.proto, found.path
-    reader = StandardRules(lambda where, text: ctx.error(file_name, where, text))
+    reader = StandardRules(
+        lambda where, text: ctx.error(file_name, where, text), desc.full_name
+    )
     oneofs = []
     for oneof_proto in proto.oneof_decl:
         oneof_options = options.oneof_rules(oneof_proto.options)
@@ -77,12 +80,6 @@ def _read_message(
         written = options.field_rules(field_proto.options)
         source = (*path, _MESSAGE_FIELD, index, _FIELD_OPTIONS, _FIELD_EXT)
         rules = written if written is not None else options_pb2.FieldRules()
-        if rules.cel:
-            ctx.error(
-                file_name,
-                (*source, options_pb2.FieldRules.CEL_FIELD_NUMBER),
-                f"field {fd.name}: (errgen.field).cel rules are not supported by this version of grpc-errgen",
-            )
         ignore = m.Ignore(getattr(rules, "ignore"))  # noqa: B009
         if ignore is m.Ignore.ALWAYS:
             continue
@@ -102,16 +99,13 @@ def _read_message(
             )
         )
     message_options = options.message_rules(proto.options)
-    if message_options is not None and message_options.cel:
-        ctx.error(
-            file_name,
-            (
-                *path,
-                _MESSAGE_OPTIONS,
-                _MESSAGE_EXT,
-                options_pb2.MessageRules.CEL_FIELD_NUMBER,
-            ),
-            f"message {desc.name}: (errgen.message).cel rules are not supported by this version of grpc-errgen",
+    cel: list[m.CelRule] = []
+    if message_options is not None:
+        cel = reader.cel.written(
+            message_options,
+            this_of_message(desc),
+            ctx.pool,
+            (*path, _MESSAGE_OPTIONS, _MESSAGE_EXT),
         )
     if message_options is not None and message_options.skip:
         # As protovalidate's `disabled`: the rules stay written (and are checked above) but never apply.
@@ -122,6 +116,7 @@ def _read_message(
         oneofs=tuple(oneofs),
         fields=tuple(fields),
         doc=ctx.comment(file_name, path),
+        cel=tuple(cel),
     )
 
 

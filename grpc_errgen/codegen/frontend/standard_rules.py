@@ -15,6 +15,12 @@ from google.protobuf import descriptor
 from google.protobuf.message import Message
 
 from grpc_errgen import checks
+from grpc_errgen.codegen.frontend.cel_rules import (
+    CelRules,
+    pool_of,
+    this_of_collection,
+    this_of_value,
+)
 from grpc_errgen.codegen.frontend.re2_syntax import regex_problem
 from grpc_errgen.codegen.model import rules as m
 
@@ -159,8 +165,9 @@ def _list_text(kind: str, listed: Sequence[Any]) -> str:
 class StandardRules:
     """Reads the standard rules of one field. ``report`` records a problem at a source path."""
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, owner: str = "") -> None:
         self.report = report
+        self.cel = CelRules(report, owner)
 
     def value(
         self,
@@ -177,9 +184,12 @@ class StandardRules:
         """
         ignore = m.Ignore(rules.ignore)
         message_name = message_type(fd).full_name if kind == "message" else None
+        pool = pool_of(fd)
+        this = this_of_value(fd)
+        cel = self.cel.written(rules, this, pool, source, prefix, for_key)
         chosen = rules.WhichOneof("type")
         if chosen is None:
-            return m.ValueRules(kind, (), ignore, message_name)
+            return m.ValueRules(kind, tuple(cel), ignore, message_name)
         rules_source = (*source, rules.DESCRIPTOR.fields_by_name[chosen].number)
         if chosen != kind:
             shown = message_name if kind == "message" else kind
@@ -205,7 +215,10 @@ class StandardRules:
             found = here.enum(fd)
         else:
             found = []
-        return m.ValueRules(kind, tuple(found), ignore, message_name)
+        found += self.cel.predefined(
+            typed, this, pool, rules_source, (*prefix, element(rules, chosen)), for_key
+        )
+        return m.ValueRules(kind, (*found, *cel), ignore, message_name)
 
     def required(self, rules: FieldRulesMessage) -> m.Required | None:
         return (
@@ -231,6 +244,11 @@ class StandardRules:
         at = (element(rules, expected),)
         typed_source = (*source, rules.DESCRIPTOR.fields_by_name[expected].number)
         here = _Typed(self, typed, at, typed_source, False)
+        pool = pool_of(fd)
+        cel = self.cel.written(rules, this_of_collection(fd), pool, source)
+        cel += self.cel.predefined(
+            typed, this_of_collection(fd), pool, typed_source, at
+        )
         required = self.required(rules)
         ignore = m.Ignore(getattr(rules, "ignore"))  # noqa: B009
         if expected == "map":
@@ -265,7 +283,7 @@ class StandardRules:
                 family(value_fd),
                 (*at, element(typed, "values")),
             )
-            return m.MapField(fd.name, keys, values, tuple(found), required, ignore)
+            return m.MapField(fd.name, keys, values, (*found, *cel), required, ignore)
         here.check_bounds((("min_items", "max_items"),))
         found = []
         if typed.HasField("min_items"):
@@ -307,7 +325,7 @@ class StandardRules:
             family(fd),
             (*at, element(typed, "items")),
         )
-        return m.RepeatedField(fd.name, items, tuple(found), required, ignore)
+        return m.RepeatedField(fd.name, items, (*found, *cel), required, ignore)
 
 
 class _Typed:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from grpc_errgen.codegen.cel.ast import CheckedExpr
+
 Scalar = int | float | str | bytes | bool
 
 
@@ -35,6 +37,8 @@ class PathElement:
     name: str
     number: int
     field_type: int  # google.protobuf.FieldDescriptorProto.Type
+    #: The position in a repeated rules field: ``cel[0]``.
+    index: int | None = None
 
 
 RulePath = tuple[PathElement, ...]
@@ -187,6 +191,17 @@ class ByteLengths(RuleBase):
     empty: EmptyCase | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class CelRule(RuleBase):
+    """A CEL expression, type-checked (the typed AST of ``codegen.cel.ast``), compiled to Python by the back end.
+
+    A bool result of false is a violation with ``message``; a string result that is not empty is a violation with
+    that string as its message. ``expr.source`` is the expression as written.
+    """
+
+    expr: CheckedExpr
+
+
 Rule = (
     Const
     | Bound
@@ -207,6 +222,7 @@ Rule = (
     | StringFormat
     | FormatPattern
     | ByteLengths
+    | CelRule
 )
 
 
@@ -314,10 +330,16 @@ class MessageRules:
     fields: tuple[FieldRules, ...] = ()
     #: The proto comment on the message, for the validator's docstring.
     doc: str = ""
+    #: Message-level CEL rules (``this`` is the message); violations carry no field path.
+    cel: tuple[CelRule, ...] = ()
 
     @property
     def has_own_rules(self) -> bool:
-        return bool(self.oneofs) or any(_field_has_own_rules(f) for f in self.fields)
+        return (
+            bool(self.oneofs)
+            or bool(self.cel)
+            or any(_field_has_own_rules(f) for f in self.fields)
+        )
 
     def values(self) -> tuple[ValueRules, ...]:
         """Every value of every field (singular value, items, keys, values)."""

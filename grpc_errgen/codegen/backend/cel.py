@@ -1,32 +1,37 @@
 """Checked CEL AST -> one Python expression over the runtime helpers of ``grpc_errgen.cel``.
 
 The expression reads ``this`` from a Python expression the caller gives, ``now`` from a local variable the caller
-binds once per validation (``uses_now``), and module constants the caller writes (``constants``: compiled
-patterns, frozensets). Simple operations are inline Python; where CEL differs from Python (overflow, truncating
-division, errors instead of wrap-around, absorbing ``&&``/``||``) it calls the runtime. ``&&`` and ``||`` become
-plain ``and``/``or`` when at most one side can fail, ordered so that an erring side runs last.
+binds once per evaluation (``uses_now``), and module constants it asks the caller for (``constant(function,
+argument)``: compiled patterns, frozensets). Simple operations are inline Python; where CEL differs from Python
+(overflow, truncating division, errors instead of wrap-around, absorbing ``&&``/``||``) it calls the runtime.
+``&&`` and ``||`` become plain ``and``/``or`` when at most one side can fail, ordered so that an erring side runs
+last. The front end (``codegen.cel.check``) has already refused what this module cannot write; a ``CelError``
+here is a bug of ours, reported the same way.
 """
 
 from __future__ import annotations
 
 import keyword
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from grpc_errgen import cel as runtime
 from grpc_errgen.codegen.cel import ast
-from grpc_errgen.codegen.cel.ast import CelType, Kind
-from grpc_errgen.codegen.cel.check import CelError
-from grpc_errgen.codegen.frontend.re2_syntax import regex_problem
+from grpc_errgen.codegen.cel.ast import CelError, CelType, Kind
+
+#: ``constant(function, argument) -> name``: a module constant holding ``function(argument)``.
+ConstantSink = Callable[[str, str], str]
 
 
 @dataclass
 class Constants:
-    """Module-level constants shared by every expression of one generated module: name -> Python source."""
+    """A stand-alone constant sink (tests, tools): name -> Python source, one name per distinct value."""
 
     prefix: str = "_CEL"
     sources: dict[str, str] = field(default_factory=dict)
 
-    def add(self, source: str) -> str:
+    def add(self, function: str, argument: str) -> str:
+        source = f"{function}({argument})"
         for name, known in self.sources.items():
             if known == source:
                 return name
@@ -122,9 +127,14 @@ class Emitter:
     """
 
     def __init__(
-        self, constants: Constants, this: str, *, runtime: str = "cel", now: str = "now"
+        self,
+        constant: ConstantSink,
+        this: str,
+        *,
+        runtime: str = "cel",
+        now: str = "now",
     ) -> None:
-        self.constants = constants
+        self.constant = constant
         self.this = this
         self.rt = runtime
         self.now = now
@@ -416,7 +426,7 @@ class Emitter:
                 e.value for e in container.elements if isinstance(e, ast.Const)
             )
         if items is not None and len(items) > 3 and elem in _HASHABLE:
-            name = self.constants.add(f"frozenset({literal(items, container.type)})")
+            name = self.constant("frozenset", literal(items, container.type))
             return _Code(f"({src[0]} in {name})", errs)
         return _Code(f"({src[0]} in {src[1]})", errs)
 
@@ -424,10 +434,7 @@ class Emitter:
         text, pattern = operands
         code = self.node(text)
         if isinstance(pattern, ast.Const) and isinstance(pattern.value, str):
-            problem = regex_problem(pattern.value)
-            if problem is not None:
-                raise CelError(f"invalid regular expression: {problem}", pattern.offset)
-            name = self.constants.add(f"{self.rt}.pattern({pattern.value!r})")
+            name = self.constant(f"{self.rt}.pattern", repr(pattern.value))
             return _Code(f"{name}.found({code.source})", code.can_error)
         pat = self.node(pattern)
         return _Code(f"{self.rt}.matches({code.source}, {pat.source})", True)
@@ -511,7 +518,12 @@ def _any(codes: list[_Code]) -> bool:
 
 
 def emit(
-    checked: ast.CheckedExpr, constants: Constants, this: str, *, runtime: str = "cel"
+    checked: ast.CheckedExpr,
+    constant: ConstantSink,
+    this: str,
+    *,
+    runtime: str = "cel",
+    now: str = "now",
 ) -> Emitted:
     """``checked`` as one Python expression (see ``Emitter``)."""
-    return Emitter(constants, this, runtime=runtime).emit(checked)
+    return Emitter(constant, this, runtime=runtime, now=now).emit(checked)
