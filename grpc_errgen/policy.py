@@ -68,23 +68,37 @@ class GeneratedFile:
     proto: str
     methods: Mapping[str, MethodPolicy] = field(default_factory=dict)
     errors: tuple[type[CatalogueError], ...] = ()
+    #: The generated modules this one imports (declared errors, validators of other files): passing a module to
+    #: the runtime brings these along (``generated_files``).
+    imports: tuple[GeneratedFile, ...] = ()
 
 
 def generated_files(
     modules: Iterable[ModuleType | GeneratedFile],
 ) -> list[GeneratedFile]:
-    """The ``GeneratedFile`` of each generated module (or the objects themselves), checked."""
-    files = []
+    """The ``GeneratedFile`` of each generated module (or the objects themselves), checked, followed by the
+    generated modules they import, transitively: each once, the ones given first, in order.
+    """
+    given = []
     for module in modules:
         if isinstance(module, GeneratedFile):
-            files.append(module)
+            given.append(module)
             continue
         found = getattr(module, "ERRGEN", None)
         if not isinstance(found, GeneratedFile):
             raise TypeError(
                 f"{getattr(module, '__name__', module)!r} is not a grpc-errgen generated module"
             )
-        files.append(found)
+        given.append(found)
+    files: list[GeneratedFile] = []
+    seen: set[int] = set()
+    queue = list(given)
+    while queue:
+        current = queue.pop(0)
+        if id(current) not in seen:
+            seen.add(id(current))
+            files.append(current)
+            queue.extend(current.imports)
     return files
 
 

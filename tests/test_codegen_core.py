@@ -422,3 +422,65 @@ def test_commands_without_the_codegen_extra_say_what_to_install(command: str) ->
     assert done.stderr.splitlines() == [
         "grpc-errgen: the generator is not installed: pip install 'grpc-errgen[codegen]' (missing: jinja2)"
     ]
+
+
+CLOSURE_COMMON = """
+    syntax = "proto3";
+    package closure.common.v1;
+    import "grpc_errgen/options.proto";
+    enum StockError {
+      option (errgen.errors) = { domain: "stock.example" };
+      STOCK_ERROR_UNSPECIFIED = 0;
+      SKU_UNKNOWN = 1 [(errgen.error) = { code: NOT_FOUND }];
+    }
+    message Sku { string code = 1 [(errgen.field).string.min_len = 3]; }
+"""
+CLOSURE_SERVICE = """
+    syntax = "proto3";
+    package closure.svc.v1;
+    import "grpc_errgen/options.proto";
+    import "closure/common/v1/common.proto";
+    message Req { closure.common.v1.Sku sku = 1; }
+    message Resp { string code = 1; }
+    service Stock {
+      rpc Get(Req) returns (Resp) { option (errgen.method) = { errors: ["SKU_UNKNOWN"] }; }
+    }
+"""
+
+
+def test_a_module_brings_the_generated_modules_it_imports(tmp_path: Path) -> None:
+    import grpc
+
+    from grpc_errgen import errors
+    from grpc_errgen.policy import error_table, generated_files
+    from grpc_errgen.testing import serve
+
+    build(
+        tmp_path,
+        {
+            "closure/common/v1/common.proto": CLOSURE_COMMON,
+            "closure/svc/v1/svc.proto": CLOSURE_SERVICE,
+        },
+    )
+    common = load("closure.common.v1.common_errgen")
+    svc = load("closure.svc.v1.svc_errgen")
+    pb2 = load("closure.svc.v1.svc_pb2")
+    pb2_grpc = load("closure.svc.v1.svc_pb2_grpc")
+    common_pb2 = load("closure.common.v1.common_pb2")
+    assert svc.ERRGEN.imports == (common.ERRGEN,)
+    assert generated_files([svc]) == [svc.ERRGEN, common.ERRGEN]
+    assert generated_files([svc, common]) == [svc.ERRGEN, common.ERRGEN]  # each once
+    assert error_table([svc])[("stock.example", "SKU_UNKNOWN")] is common.SkuUnknown
+
+    class Stock(pb2_grpc.StockServicer):  # type: ignore[misc]
+        def Get(self, request: object, context: grpc.ServicerContext) -> object:
+            raise common.SkuUnknown("no such sku")
+
+    # Only the service's module is passed, to the server chain and to the client interceptors.
+    with serve(pb2_grpc.add_StockServicer_to_server, Stock(), svc) as channel:
+        stub = pb2_grpc.StockStub(channel)
+        with pytest.raises(common.SkuUnknown):
+            stub.Get(pb2.Req(sku=common_pb2.Sku(code="abcd")))
+        with pytest.raises(errors.ValidationError) as invalid:
+            stub.Get(pb2.Req(sku=common_pb2.Sku(code="x")))
+        assert [v.field for v in invalid.value.violations] == ["sku.code"]

@@ -84,6 +84,7 @@ class ModuleView:
     services: tuple[ServiceView, ...]
     service_config: str | None
     errors: tuple[str, ...]
+    imported_files: tuple[str, ...]  # the ERRGEN of each generated module imported
 
 
 def _comment(text: str) -> tuple[str, ...]:
@@ -252,6 +253,9 @@ def module_view(model: FileModel) -> ModuleView:
         f"import {names.errgen_module(proto)} as {names.dependency_alias(proto)}"
         for proto in sorted(dependencies)
     ]
+    imported = tuple(
+        f"{names.dependency_alias(proto)}.ERRGEN" for proto in sorted(dependencies)
+    )
     return ModuleView(
         proto=model.proto,
         proto_literal=literal(model.proto),
@@ -267,6 +271,7 @@ def module_view(model: FileModel) -> ModuleView:
         validators=validators,
         services=tuple(services),
         service_config=_service_config(model),
+        imported_files=imported,
         errors=tuple(
             names.error_class(value.reason)
             for catalogue in model.catalogues
