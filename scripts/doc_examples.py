@@ -46,7 +46,10 @@ BLOCK = re.compile(
 REQUEST_ID = "req-42"
 #: Run-dependent parts of an example, and what they read as once masked.
 VARYING = [
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
+    (
+        re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"),
+        "<uuid>",
+    ),
     (re.compile(r"\b\d+\.\d+ ms\b"), "<duration> ms"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
 ]
@@ -79,7 +82,9 @@ def describe(error: Any) -> str:
     status = rpc_status.from_call(error)
     if status is not None:
         lines.append("google.rpc.Status:")
-        lines.append(text_format.MessageToString(status, descriptor_pool=None).rstrip("\n"))
+        lines.append(
+            text_format.MessageToString(status, descriptor_pool=None).rstrip("\n")
+        )
     return "\n".join(lines)
 
 
@@ -126,14 +131,18 @@ def examples() -> dict[str, str]:
         stub = orders_pb2_grpc.OrderServiceStub(channel)
 
         not_found = outcome(
-            lambda: stub.GetOrder(orders_pb2.GetOrderRequest(id="ord-999"), metadata=metadata)
+            lambda: stub.GetOrder(
+                orders_pb2.GetOrderRequest(id="ord-999"), metadata=metadata
+            )
         )
         made["wire-not-found"] = describe(not_found)
         status = rpc_status.from_call(not_found)
         assert status is not None
         made["wire-json"] = json_format.MessageToJson(status)
 
-        made["wire-invalid"] = describe(outcome(lambda: stub.CreateOrder(BAD, metadata=metadata)))
+        made["wire-invalid"] = describe(
+            outcome(lambda: stub.CreateOrder(BAD, metadata=metadata))
+        )
 
         exploding = orders_pb2.CreateOrderRequest()
         exploding.CopyFrom(GOOD)
@@ -142,22 +151,29 @@ def examples() -> dict[str, str]:
         unauthenticated = outcome(
             lambda: stub.CreateOrder(GOOD, metadata=[("x-request-id", REQUEST_ID)])
         )
-        made["wire-internal-unauthenticated"] = f"{describe(internal)}\n\n{describe(unauthenticated)}"
+        made["wire-internal-unauthenticated"] = (
+            f"{describe(internal)}\n\n{describe(unauthenticated)}"
+        )
 
         many = orders_pb2.CreateOrderRequest()
         many.CopyFrom(BAD)
         del many.items[:]
-        many.items.extend(orders_pb2.LineItem(sku="bad", quantity=0) for _ in range(200))
+        many.items.extend(
+            orders_pb2.LineItem(sku="bad", quantity=0) for _ in range(200)
+        )
         cut = outcome(lambda: stub.CreateOrder(many, metadata=metadata))
         made["wire-size-cut"] = f"{cut.code().name} {cut.details()}"
 
     handled = [
         line
         for line in generate_latest(registry).decode().splitlines()
-        if line.startswith("grpc_server_handled_total{") and 'grpc_code="NotFound"' in line
+        if line.startswith("grpc_server_handled_total{")
+        and 'grpc_code="NotFound"' in line
     ]
     made["runtime-metric-line"] = handled[0]
-    made["runtime-log-line"] = next(line for line in logged if "GetOrder NOT_FOUND" in line)
+    made["runtime-log-line"] = next(
+        line for line in logged if "GetOrder NOT_FOUND" in line
+    )
     return made
 
 
@@ -166,12 +182,15 @@ def write(made: dict[str, str]) -> list[str]:
     changed = []
     for path in DOCUMENTS:
         text = path.read_text()
+        unknown = sorted({m["name"] for m in BLOCK.finditer(text)} - made.keys())
+        if unknown:
+            raise SystemExit(f"{path.name}: no example named {', '.join(unknown)}")
 
         def replace(match: re.Match[str]) -> str:
-            name = match["name"]
-            if name not in made:
-                raise SystemExit(f"{path.name}: no example named {name}")
-            return match["head"] + made[name].strip("\n") + "\n"
+            new = made[match["name"]]
+            if normalise(new) == normalise(match["body"]):
+                return match[0]  # only run-to-run values differ: keep the text as it is
+            return match["head"] + new.strip("\n") + "\n"
 
         new = BLOCK.sub(replace, text)
         if new != text:

@@ -13,8 +13,8 @@ A block's language says what happens to it:
 
 An HTML comment on the line before a block changes that, visibly in the document's source:
 
-- ``<!-- snippet: fragment: WHY -->``: only compiled (python ``compile``, sh ``bash -n``); go and java blocks,
-  which no toolchain here can build, must carry it too. Keep these few.
+- ``<!-- snippet: fragment: WHY -->``: only compiled (python ``compile``, sh ``bash -n``; proto, go and java
+  not at all); go and java blocks, which no toolchain here can build, must carry it. Keep these few.
 - ``<!-- snippet: generated NAME -->``: the block is what ``scripts/doc_examples.py`` prints for NAME from real
   calls (``python scripts/doc_examples.py --write`` updates the documents).
 
@@ -40,9 +40,13 @@ from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-MARKER = re.compile(r"<!-- snippet: (?P<kind>fragment|generated)\b:?\s*(?P<arg>.*?) -->\n\Z")
+MARKER = re.compile(
+    r"<!-- snippet: (?P<kind>fragment|generated)\b:?\s*(?P<arg>.*?) -->\n\Z"
+)
 LANGUAGES = {"python", "sh", "proto", "toml", "json", "text", "go", "java"}
 BIN = Path(sys.executable).parent
+#: Documents whose python snippets may use ``docs_runner.GIVENS`` (``target``, ``token``...); each says so.
+WITH_GIVENS = {"docs/runtime.md", "docs/wire.md", "docs/migration.md"}
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -67,7 +71,9 @@ class Block:
 def blocks_of(path: Path) -> tuple[Block, ...]:
     text = path.read_text()
     document = Document(text, str(path))
-    lexer = FencedCodeBlockLexer(language=r"[\w-]*", mapping={"language": "language", "source": "source"})
+    lexer = FencedCodeBlockLexer(
+        language=r"[\w-]*", mapping={"language": "language", "source": "source"}
+    )
     blocks = []
     for region in lexer(document):
         before = text[: region.start]
@@ -103,23 +109,41 @@ def test_documents_have_blocks() -> None:
 
 @pytest.mark.parametrize("block", [pytest.param(b, id=b.name) for b in ALL_BLOCKS])
 def test_block_language_is_known(block: Block) -> None:
-    assert block.language in LANGUAGES, f"{block.name}: say what the block is (one of {sorted(LANGUAGES)})"
+    assert (
+        block.language in LANGUAGES
+    ), f"{block.name}: say what the block is (one of {sorted(LANGUAGES)})"
     if block.language in {"go", "java"}:
-        assert block.marker == "fragment", f"{block.name}: mark it <!-- snippet: fragment: ... -->"
+        assert (
+            block.marker == "fragment"
+        ), f"{block.name}: mark it <!-- snippet: fragment: ... -->"
 
 
 # -- python ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("name", sorted(WITH_GIVENS))
+def test_documents_say_what_their_snippets_assume(name: str) -> None:
+    text = " ".join((ROOT / name).read_text().split())
+    assert (
+        "run, top to bottom, in the test suite" in text and "`target` is" in text
+    ), name
+
+
 @cache
 def python_results(path: Path) -> dict[int, str | None]:
     """Run the document's python blocks (fragments excepted) in one fresh interpreter; line -> traceback or None."""
-    runnable = [b for b in blocks_of(path) if b.language == "python" and b.marker is None]
+    runnable = [
+        b for b in blocks_of(path) if b.language == "python" and b.marker is None
+    ]
     request = {
         "path": str(path),
+        "givens": str(path.relative_to(ROOT)) in WITH_GIVENS,
         "blocks": [{"line": b.line - 1, "source": b.source} for b in runnable],
     }
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "examples"), str(ROOT)])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "examples"), str(ROOT)]),
+    }
     done = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "docs_runner.py")],
         input=json.dumps(request),
@@ -130,7 +154,9 @@ def python_results(path: Path) -> dict[int, str | None]:
         cwd=ROOT,
     )
     lines = done.stdout.strip().splitlines()
-    assert done.returncode == 0 and lines, f"runner failed:\n{done.stdout}\n{done.stderr}"
+    assert (
+        done.returncode == 0 and lines
+    ), f"runner failed:\n{done.stdout}\n{done.stderr}"
     results = json.loads(lines[-1])
     return {b.line: result for b, result in zip(runnable, results, strict=True)}
 
@@ -178,7 +204,10 @@ def test_sh_block(block: Block, tmp_path: Path) -> None:
     else:
         done = bash(block.source, project(tmp_path))
     if done.returncode != 0:
-        pytest.fail(f"{block.name}: rc {done.returncode}\n{done.stdout}\n{done.stderr}", pytrace=False)
+        pytest.fail(
+            f"{block.name}: rc {done.returncode}\n{done.stdout}\n{done.stderr}",
+            pytrace=False,
+        )
 
 
 # -- proto -------------------------------------------------------------------------------------------------
@@ -207,15 +236,29 @@ def complete_proto(source: str) -> str:
     return "\n".join([*lines, source])
 
 
+def stub(name: str, source: str) -> str:
+    """An empty definition of a type the block names: an enum where it carries ``enum`` rules, else a message."""
+    if re.search(
+        rf"\b{name}\s+\w+\s*=\s*\d+\s*\[\((errgen|buf\.validate)\.field\)\.enum\b",
+        source,
+    ):
+        return f"\nenum {name} {{ {name.upper()}_UNSPECIFIED = 0; }}"
+    return f"\nmessage {name} {{}}"
+
+
 def generate_proto(text: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     stubs: list[str] = []
     for _ in range(20):
         protos = workdir / "protos"
         shutil.rmtree(protos, ignore_errors=True)
         protos.mkdir(parents=True)
-        (protos / "snippet.proto").write_text(text + "".join(f"\nmessage {s} {{}}" for s in stubs) + "\n")
+        (protos / "snippet.proto").write_text(
+            text + "".join(stub(name, text) for name in stubs) + "\n"
+        )
         done = bash("grpc-errgen generate protos --out out", workdir)
-        missing = [m["name"] for m in UNDEFINED.finditer(done.stderr) if "." not in m["name"]]
+        missing = [
+            m["name"] for m in UNDEFINED.finditer(done.stderr) if "." not in m["name"]
+        ]
         if done.returncode == 0 or not missing:
             return done
         stubs.extend(name for name in dict.fromkeys(missing) if name not in stubs)
@@ -224,11 +267,14 @@ def generate_proto(text: str, workdir: Path) -> subprocess.CompletedProcess[str]
 
 @pytest.mark.parametrize("block", _blocks("proto"))
 def test_proto_block(block: Block, tmp_path: Path) -> None:
-    assert block.marker is None, f"{block.name}: proto blocks are always generated"
+    if block.marker == "fragment":
+        return
     text = complete_proto(block.source)
     done = generate_proto(text, tmp_path)
     if done.returncode != 0:
-        pytest.fail(f"{block.name}:\n{done.stderr}\n--- as generated:\n{text}", pytrace=False)
+        pytest.fail(
+            f"{block.name}:\n{done.stderr}\n--- as generated:\n{text}", pytrace=False
+        )
 
 
 # -- toml, json --------------------------------------------------------------------------------------------
@@ -252,7 +298,9 @@ def test_toml_block(block: Block, tmp_path: Path) -> None:
     done = bash("grpc-errgen generate && grpc-errgen generate --check", root)
     assert done.returncode == 0, f"{block.name}:\n{done.stdout}\n{done.stderr}"
     out = root / settings.get("out", ".")
-    assert list(out.rglob("*_errgen.py")), f"{block.name}: nothing generated under {out}"
+    assert list(
+        out.rglob("*_errgen.py")
+    ), f"{block.name}: nothing generated under {out}"
 
 
 @pytest.mark.parametrize("block", _blocks("json"))
@@ -268,11 +316,15 @@ def generated_examples() -> dict[str, str]:
     return doc_examples.examples()
 
 
-@pytest.mark.parametrize("block", [pytest.param(b, id=b.name) for b in ALL_BLOCKS if b.marker == "generated"])
+@pytest.mark.parametrize(
+    "block", [pytest.param(b, id=b.name) for b in ALL_BLOCKS if b.marker == "generated"]
+)
 def test_generated_block(block: Block) -> None:
     examples = generated_examples()
-    assert block.marker_arg in examples, f"{block.name}: scripts/doc_examples.py makes no {block.marker_arg!r}"
+    assert (
+        block.marker_arg in examples
+    ), f"{block.name}: scripts/doc_examples.py makes no {block.marker_arg!r}"
     expected = doc_examples.normalise(examples[block.marker_arg])
-    assert doc_examples.normalise(block.source) == expected, (
-        f"{block.name} is stale: run `python scripts/doc_examples.py --write`"
-    )
+    assert (
+        doc_examples.normalise(block.source) == expected
+    ), f"{block.name} is stale: run `python scripts/doc_examples.py --write`"
