@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from grpc_errgen import checks
+from grpc_errgen.errors import ValidationRuntimeError
 
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
@@ -33,8 +34,9 @@ V = TypeVar("V")
 T = TypeVar("T")
 
 
-class CelEvalError(Exception):
-    """A CEL expression failed while evaluating (overflow, division by zero, no such key, bad conversion...)."""
+class CelEvalError(ValidationRuntimeError):
+    """A CEL expression failed while evaluating (overflow, division by zero, no such key, bad conversion...):
+    ``validate()`` / ``violations()`` raise it; the server stage answers INTERNAL "validation failed"."""
 
 
 # -- int64 / uint64 -------------------------------------------------------------------------------------------

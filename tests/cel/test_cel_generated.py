@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grpc_errgen import cel, validation
+from grpc_errgen import ValidationRuntimeError, cel, validation
 from grpc_errgen.codegen.protoc import CompileError, compile_protos
 from tests.support import build, load
 
@@ -103,8 +103,9 @@ def test_overflow_is_a_runtime_error(generated: Path) -> None:
     load("celgen.v1.orders_errgen")
     pb2 = load("celgen.v1.orders_pb2")
     order = pb2.Order(lines=[pb2.Line(sku="AB-1234", quantity=10**8)])
-    with pytest.raises(cel.CelEvalError):
+    with pytest.raises(ValidationRuntimeError) as raised:
         validation.violations(order)
+    assert isinstance(raised.value, cel.CelEvalError)
 
 
 def test_generated_module_uses_only_the_runtime_and_passes_mypy_strict(
