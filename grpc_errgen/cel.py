@@ -36,7 +36,8 @@ T = TypeVar("T")
 
 class CelEvalError(ValidationRuntimeError):
     """A CEL expression failed while evaluating (overflow, division by zero, no such key, bad conversion...):
-    ``validate()`` / ``violations()`` raise it; the server stage answers INTERNAL "validation failed"."""
+    ``validate()`` / ``violations()`` raise it; the server stage answers INTERNAL "validation failed".
+    """
 
 
 # -- int64 / uint64 -------------------------------------------------------------------------------------------
