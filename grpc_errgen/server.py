@@ -327,9 +327,12 @@ class _Runner:
             raise exc
         if not context.is_active() and call.rejection is None:
             # The client went away (cancelled, deadline): what the handler raised then (often grpcio's own
-            # RpcError from the request iterator) reaches no one; the call ended with the client's code.
-            call.finish(_gone(context))
-            raise exc
+            # RpcError from the request iterator) reaches no one; the call ended with the client's code. An
+            # abort sends nothing on a cancelled call and keeps grpcio from logging the exception's raw text.
+            code = _gone(context)
+            call.finish(code)
+            context.abort(code, "")
+            raise AssertionError("context.abort returned")  # pragma: no cover
         status = call.error_status(exc)
         if status is None:
             context.set_trailing_metadata(call.trailers(handler_trailers))
