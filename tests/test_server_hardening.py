@@ -109,7 +109,9 @@ class SyncServicer:
         try:
             for _ in request_iterator:
                 self.started.set()
-        except grpc.RpcError:  # the client went away: a handler that raises something of its own then
+        except (
+            grpc.RpcError
+        ):  # the client went away: a handler that raises something of its own then
             raise RuntimeError("client left" + FORGED) from None
         return self.pb2.Resp()
 
@@ -719,6 +721,11 @@ async def test_aio_handler_mistakes_and_cancelled_stream(
         ) -> Any:
             async for _ in request_iterator:
                 started.set()
+            # grpc.aio ends a cancelled client stream's reads as if it had been closed and cancels this task
+            # only later, from its poller thread: a handler that returned at once could be recorded OK (the
+            # chain waits one loop iteration, which catches most; docs/runtime.md). Awaiting something here,
+            # as real handlers do, makes the cancellation certain to arrive first.
+            await asyncio.Event().wait()
             return generated.pb2.Resp()
 
     server = grpc.aio.server(
@@ -766,3 +773,51 @@ async def test_aio_handler_mistakes_and_cancelled_stream(
         "INVALID_ARGUMENT",
         "CANCELLED",
     ]
+
+
+async def test_aio_exception_after_the_client_left_is_cancelled_quietly(
+    generated: Generated,
+    records: Callable[[], list[logging.LogRecord]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Servicer(generated.pb2_grpc.ChainServicer):  # type: ignore[misc,name-defined]
+        async def Bidi(
+            self, request_iterator: AsyncIterator[Any], context: Any
+        ) -> AsyncIterator[Any]:
+            try:
+                async for _ in request_iterator:
+                    yield generated.pb2.Resp()
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                raise RuntimeError("client left" + FORGED) from None
+
+    server = grpc.aio.server(
+        interceptors=grpc_errgen.aio.server_interceptors(
+            generated.errgen, authenticate=writer
+        )
+    )
+    generated.pb2_grpc.add_ChainServicer_to_server(Servicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = generated.pb2_grpc.ChainStub(channel)
+            gate = asyncio.Event()
+
+            async def requests() -> AsyncIterator[Any]:
+                yield generated.pb2.Req(mode="ok", name="good")
+                await gate.wait()
+
+            call = stub.Bidi(requests(), timeout=10)
+            await call.read()
+            call.cancel()
+            gate.set()
+            for _ in range(500):
+                if call_records(records()):
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await server.stop(None)
+    [record] = call_records(records())
+    assert record.grpc_code == "CANCELLED"  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

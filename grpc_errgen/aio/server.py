@@ -323,10 +323,11 @@ class _Runner:
         if isinstance(exc, grpc.aio.AbortError) and call.rejection is None:
             call.finish(context.code() or grpc.StatusCode.UNKNOWN, None)
             raise exc
-        if context.cancelled() and call.rejection is None:
-            # The client went away: what the handler raised then reaches no one.
+        if (context.cancelled() or _cancel_pending()) and call.rejection is None:
+            # The client went away: what the handler raised then reaches no one. Ending as cancelled keeps
+            # grpc.aio from logging the exception's raw text.
             call.finish(_gone(context), None)
-            raise exc
+            raise asyncio.CancelledError() from None
         handler_trailers = _metadata(context.trailing_metadata())
         status = call.error_status(exc)
         if status is None:
