@@ -1,8 +1,8 @@
 """What the whole server chain adds to a unary call. Run by hand, not in CI:
 
-    /work/venv/bin/python bench/bench_chain.py            # all parts
-    /work/venv/bin/python bench/bench_chain.py --profile  # plus cProfiles: in-process chain, full-chain server
-    /work/venv/bin/python bench/bench_chain.py --only loopback --rounds 20
+    python bench/bench_chain.py            # all parts
+    python bench/bench_chain.py --profile  # plus cProfiles: in-process chain, full-chain server
+    python bench/bench_chain.py --only loopback --rounds 20
 
 (a) In-process: the servicer method called directly vs the handler the interceptors produce
     (``intercept_service`` per call, then its ``unary_unary`` behaviour), with a minimal stand-in for the

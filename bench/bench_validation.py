@@ -1,6 +1,6 @@
 """Validation speed: our generated validator vs protovalidate 2.x vs a hand-written function, same messages.
 
-Run by hand: ``/work/venv/bin/python bench/bench_validation.py`` (prints a table of microseconds per call and
+Run by hand: ``python bench/bench_validation.py`` (prints a table of microseconds per call and
 ratios). Cases: a flat 6-rule message (valid and invalid), a message with 100 nested items, and a message with six
 field-level and two message-level CEL rules (valid and invalid).
 """

@@ -425,17 +425,6 @@ def safe_traceback(exc: BaseException) -> str:
     return "".join(formatted.format()).rstrip("\n")
 
 
-def log_level(
-    code: grpc.StatusCode, error: BaseException | None
-) -> tuple[int, BaseException | None]:
-    """The level of a call's record, and the exception whose traceback goes with it (INTERNAL from an exception)."""
-    if code is grpc.StatusCode.INTERNAL and error is not None:
-        return logging.ERROR, error
-    if code in SERVER_CODES:
-        return logging.WARNING, None
-    return logging.INFO, None
-
-
 def _import_prometheus_client() -> Any:
     try:
         import prometheus_client

@@ -484,3 +484,26 @@ def test_a_module_brings_the_generated_modules_it_imports(tmp_path: Path) -> Non
         with pytest.raises(errors.ValidationError) as invalid:
             stub.Get(pb2.Req(sku=common_pb2.Sku(code="x")))
         assert [v.field for v in invalid.value.violations] == ["sku.code"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_literals_are_what_black_writes(seed: int) -> None:
+    import random
+
+    import black
+
+    from grpc_errgen.codegen.backend.literals import literal
+
+    rng = random.Random(seed)
+    alphabet = ["a", "'", '"', "\\", "\n", "\x00", "é", " ", "\u2028"]
+    values: list[str | bytes | float] = [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 8))) for _ in range(300)
+    ]
+    values += [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 6))) for _ in range(100)]
+    values += [1e30, 1e-7, 0.1, -0.0, float("inf"), float("nan")]
+    for value in values:
+        text = literal(value)
+        assert black.format_str(f"x = {text}\n", mode=black.Mode()) == f"x = {text}\n", (value, text)
+        if isinstance(value, float) and value != value:
+            continue
+        assert eval(text, {"float": float}) == value, (value, text)

@@ -12,9 +12,12 @@ Value = (
 
 def _string(value: str) -> str:
     text = repr(value)
-    if text.startswith("'") and not ('"' in value and "'" not in value):
-        # black prefers double quotes unless that adds escapes.
-        text = '"' + text[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
+    if text.startswith("'"):
+        # black prefers double quotes unless that needs more escapes than single quotes.
+        body = text[1:-1]
+        double = body.replace("\\'", "'").replace('"', '\\"')
+        if double.count('\\"') <= body.count("\\'"):
+            text = f'"{double}"'
     return text
 
 

@@ -74,6 +74,7 @@ class ServiceView:
 
 @dataclass(frozen=True)
 class ModuleView:
+    uses_grpc: bool  # grpc.StatusCode is named (error classes, exception mappings)
     proto: str
     proto_literal: str
     imports: tuple[str, ...]  # import statements of our runtime
@@ -257,6 +258,10 @@ def module_view(model: FileModel) -> ModuleView:
         f"{names.dependency_alias(proto)}.ERRGEN" for proto in sorted(dependencies)
     )
     return ModuleView(
+        uses_grpc=bool(model.catalogues)
+        or any(
+            method.mappings for service in model.services for method in service.methods
+        ),
         proto=model.proto,
         proto_literal=literal(model.proto),
         registrations=tuple(
