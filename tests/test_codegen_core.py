@@ -497,13 +497,19 @@ def test_literals_are_what_black_writes(seed: int) -> None:
     rng = random.Random(seed)
     alphabet = ["a", "'", '"', "\\", "\n", "\x00", "é", " ", "\u2028"]
     values: list[str | bytes | float] = [
-        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 8))) for _ in range(300)
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 8)))
+        for _ in range(300)
     ]
-    values += [bytes(rng.randrange(256) for _ in range(rng.randrange(0, 6))) for _ in range(100)]
+    values += [
+        bytes(rng.randrange(256) for _ in range(rng.randrange(0, 6)))
+        for _ in range(100)
+    ]
     values += [1e30, 1e-7, 0.1, -0.0, float("inf"), float("nan")]
     for value in values:
         text = literal(value)
-        assert black.format_str(f"x = {text}\n", mode=black.Mode()) == f"x = {text}\n", (value, text)
+        assert (
+            black.format_str(f"x = {text}\n", mode=black.Mode()) == f"x = {text}\n"
+        ), (value, text)
         if isinstance(value, float) and value != value:
             continue
         assert eval(text, {"float": float}) == value, (value, text)

@@ -24,7 +24,11 @@ UPDATE = os.environ.get("GRPC_ERRGEN_UPDATE_GOLDEN") == "1"
 
 def _generated(case: str) -> dict[str, bytes]:
     result = compile_protos([GOLDEN / case / "protos"])
-    return {name: content for name, content in result.files.items() if name.endswith("_errgen.py")}
+    return {
+        name: content
+        for name, content in result.files.items()
+        if name.endswith("_errgen.py")
+    }
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -51,14 +55,18 @@ def test_golden_cases_cover_every_case_directory() -> None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_golden_output_is_black_stable_and_mypy_clean(case: str, tmp_path: Path) -> None:
+def test_golden_output_is_black_stable_and_mypy_clean(
+    case: str, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     write(compile_protos([GOLDEN / case / "protos"]), out)
     modules = sorted(out.rglob("*_errgen.py"))
     assert modules
     for module in modules:
         source = module.read_text()
-        assert black.format_str(source, mode=black.Mode(line_length=88)) == source, module
+        assert (
+            black.format_str(source, mode=black.Mode(line_length=88)) == source
+        ), module
     done = subprocess.run(
         [
             sys.executable,
