@@ -96,10 +96,68 @@ def div_double(a: float, b: float) -> float:
 # -- containers ---------------------------------------------------------------------------------------------
 
 
-def index_list(items: Sequence[T], index: int) -> T:
+def index_list(items: Sequence[T], index: object) -> T:
+    # A dynamic index may be a whole double; anything else that is not an int is an error.
+    if isinstance(index, float) and index.is_integer():
+        index = int(index)
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise CelEvalError(f"invalid list index: {index!r}")
     if 0 <= index < len(items):
         return items[index]
     raise CelEvalError(f"index out of bounds: {index}")
+
+
+_KINDS: dict[str, type] = {
+    "int": int,
+    "uint": int,
+    "double": float,
+    "string": str,
+    "bytes": bytes,
+    "bool": bool,
+}
+
+
+def of_kind(value: T, kind: str) -> T:
+    """A dynamic value where a value of CEL type ``kind`` is needed: itself, or an error (a bool is no number)."""
+    if isinstance(value, _KINDS[kind]) and (
+        kind == "bool" or not isinstance(value, bool)
+    ):
+        return value
+    raise CelEvalError(f"no such overload: {kind} expected, got {type(value).__name__}")
+
+
+def _ordered(left: Any, right: Any) -> tuple[Any, Any]:
+    """Two dynamic values made comparable as CEL compares them (numbers across types, as doubles when one is),
+    or the error of comparing values of different types."""
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        if isinstance(left, bool) != isinstance(right, bool):
+            raise CelEvalError("no such overload: bool compared with a number")
+        if isinstance(left, float) or isinstance(right, float):
+            return float(left), float(right)
+        return left, right
+    if type(left) is not type(right) or not isinstance(left, str | bytes):
+        raise CelEvalError("no such overload: values of different types compared")
+    return left, right
+
+
+def lt(left: object, right: object) -> bool:
+    a, b = _ordered(left, right)
+    return bool(a < b)
+
+
+def le(left: object, right: object) -> bool:
+    a, b = _ordered(left, right)
+    return bool(a <= b)
+
+
+def gt(left: object, right: object) -> bool:
+    a, b = _ordered(left, right)
+    return bool(a > b)
+
+
+def ge(left: object, right: object) -> bool:
+    a, b = _ordered(left, right)
+    return bool(a >= b)
 
 
 def index_map(items: Mapping[K, V], key: K) -> V:
@@ -234,7 +292,7 @@ def int_of_uint(value: int) -> int:
 
 def int_of_double(value: float) -> int:
     if math.isnan(value) or not (
-        -9.223372036854775808e18 <= value < 9.223372036854775808e18
+        -9.223372036854775808e18 < value < 9.223372036854775808e18
     ):
         raise CelEvalError("double out of int range")
     return int(value)
@@ -245,7 +303,7 @@ def uint_of_int(value: int) -> int:
 
 
 def uint_of_double(value: float) -> int:
-    if math.isnan(value) or not (-1.0 < value < 1.8446744073709551616e19):
+    if math.isnan(value) or not (0.0 <= value < 1.8446744073709551616e19):
         raise CelEvalError("double out of uint range")
     return int(value)
 
@@ -578,21 +636,29 @@ def is_inf(value: float, sign: int = 0) -> bool:
 # -- format (the strings extension) -------------------------------------------------------------------------
 
 
+def _params(kind: str) -> list[str]:
+    """The parameters of ``list(T)`` / ``map(K, V)``, split at their top-level comma."""
+    inner = kind[kind.index("(") + 1 : -1]
+    depth, start, parts = 0, 0, []
+    for i, char in enumerate(inner):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(inner[start:i].strip())
+            start = i + 1
+    parts.append(inner[start:].strip())
+    return parts
+
+
+def _number(value: float | int) -> str:
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return checks.format_number(value)
+
+
 def _text(value: object, kind: str) -> str:
-    """``%s`` of a value of CEL type ``kind`` (the type's name, e.g. ``list(double)``)."""
-    if kind.startswith("list("):
-        inner = kind[5:-1]
-        return checks.format_list(_text(v, inner) for v in value)  # type: ignore[attr-defined]
-    if kind.startswith("map("):
-        inner_key, _, inner_value = kind[4:-1].partition(", ")
-        items = value.items()  # type: ignore[attr-defined]
-        return (
-            "{"
-            + ", ".join(
-                f"{_text(k, inner_key)}: {_text(v, inner_value)}" for k, v in items
-            )
-            + "}"
-        )
+    """``%s`` of a value of CEL type ``kind`` (the type's name, e.g. ``list(double)``; ``dyn`` when unknown:
+    then durations and timestamps, which are ints at run time, print as their nanoseconds).
+    """
     if value is None:
         return "null"
     if kind == "google.protobuf.Duration":
@@ -602,9 +668,18 @@ def _text(value: object, kind: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return checks.format_number(value)
+        return _number(value)
     if isinstance(value, bytes):
         return checks.format_bytes_text(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        key, val = _params(kind) if kind.startswith("map(") else ("dyn", "dyn")
+        entries = sorted(f"{_text(k, key)}: {_text(v, val)}" for k, v in value.items())
+        return "{" + ", ".join(entries) + "}"
+    if isinstance(value, Iterable):
+        inner = _params(kind)[0] if kind.startswith("list(") else "dyn"
+        return checks.format_list(_text(v, inner) for v in value)
     return str(value)
 
 
@@ -636,6 +711,8 @@ def _verb(letter: str, precision: str | None, value: object, kind: str) -> str:
     if letter == "s":
         return _text(value, kind)
     if letter == "d":
+        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+            return _number(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise CelEvalError("format: %d needs an integer")
         return str(value)
@@ -645,7 +722,7 @@ def _verb(letter: str, precision: str | None, value: object, kind: str) -> str:
         digits = 6 if precision is None else int(precision)
         number = float(value)
         if math.isnan(number) or math.isinf(number):
-            return _text(number, "double")
+            return _number(number)
         return f"{number:.{digits}{letter}}"
     if letter in "xX":
         if isinstance(value, bytes):
@@ -657,6 +734,8 @@ def _verb(letter: str, precision: str | None, value: object, kind: str) -> str:
         else:
             raise CelEvalError("format: %x needs an integer, string or bytes")
         return text.upper() if letter == "X" else text
+    if letter == "b" and isinstance(value, bool):
+        return "1" if value else "0"
     if letter in "ob":
         if isinstance(value, bool) or not isinstance(value, int):
             raise CelEvalError(f"format: %{letter} needs an integer")

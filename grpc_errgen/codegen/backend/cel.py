@@ -64,6 +64,20 @@ _HASHABLE = {
     Kind.DURATION,
     Kind.TIMESTAMP,
 }
+_DYN_COMPARE = {"_<_": "lt", "_<=_": "le", "_>_": "gt", "_>=_": "ge"}
+_RUNTIME_KINDS = {"int", "uint", "double", "string", "bytes", "bool"}
+
+
+def _as_doubles(kinds: list[Kind], src: list[str]) -> list[str]:
+    """An int compared with a double is compared as a double, as CEL does (``2**63 - 1 < 2.0**63`` is false)."""
+    if Kind.DOUBLE in kinds and (Kind.INT in kinds or Kind.UINT in kinds):
+        return [
+            f"float({s})" if k in (Kind.INT, Kind.UINT) else s
+            for s, k in zip(src, kinds)
+        ]
+    return src
+
+
 _COMPARE = {"_<_": "<", "_<=_": "<=", "_>_": ">", "_>=_": ">="}
 _STRING_PARTS = {"lowerAscii": "lower_ascii", "upperAscii": "upper_ascii"}
 _TIME_PARTS = {
@@ -264,8 +278,19 @@ class Emitter:
         if name in ("_==_", "_!=_"):
             return self._equality(node, operands, src, errs)
         if name in _COMPARE:
+            if Kind.DYN in kinds:
+                fn = _DYN_COMPARE[name]
+                return _Code(f"{rt}.{fn}({src[0]}, {src[1]})", True)
+            src = _as_doubles(kinds, src)
             return _Code(f"({src[0]} {_COMPARE[name]} {src[1]})", errs)
         if name in ("_+_", "_-_", "_*_", "_/_", "_%_"):
+            want = node.type.kind
+            if Kind.DYN in kinds and want.value in _RUNTIME_KINDS:
+                src = [
+                    f"{rt}.of_kind({s}, {want.value!r})" if k is Kind.DYN else s
+                    for s, k in zip(src, kinds)
+                ]
+                errs = True
             return self._arithmetic(node, name, kinds, src, errs)
         if name == "_[_]":
             fn = "index_map" if kinds[0] is Kind.MAP else "index_list"
@@ -363,8 +388,11 @@ class Emitter:
         kinds = {o.type.kind for o in operands}
         if Kind.NULL in kinds:
             op = "is not" if negate else "is"
-            other = src[1] if operands[0].type.kind is Kind.NULL else src[0]
-            return _Code(f"({other} {op} None)", errs)
+            index = 1 if operands[0].type.kind is Kind.NULL else 0
+            known = _unwrap_dyn(operands[index])
+            if isinstance(known, ast.Const):  # known now (and `1 is None` would warn)
+                return _Code(str((known.value is None) != negate), False)
+            return _Code(f"({src[index]} {op} None)", errs)
         if kinds == {Kind.LIST}:
             src = [f"list({s})" for s in src]
         elif kinds == {Kind.MAP}:
@@ -372,6 +400,7 @@ class Emitter:
         elif Kind.DYN in kinds:
             equal = f"{self.rt}.equals({src[0]}, {src[1]})"
             return _Code(f"(not {equal})" if negate else equal, errs)
+        src = _as_doubles([o.type.kind for o in operands], src)
         return _Code(f"({src[0]} {'!=' if negate else '=='} {src[1]})", errs)
 
     def _arithmetic(
@@ -443,7 +472,7 @@ class Emitter:
         assert node.target is not None
         template, (args,) = node.target, node.args
         if isinstance(args, ast.ListExpr):
-            kinds = tuple(str(e.type) for e in args.elements)
+            kinds = tuple(str(_static_type(e)) for e in args.elements)
             values: list[ast.Node] = list(args.elements)
         elif isinstance(args, ast.Const) and isinstance(args.value, tuple):
             kinds = tuple(str(args.type.params[0]) for _ in args.value)
@@ -511,6 +540,18 @@ class Emitter:
         if (name, have) in table and not arg.type.nullable:
             return _Code(*table[(name, have)])
         raise CelError(f"conversion {name}({arg.type}) is not supported", node.offset)
+
+
+def _unwrap_dyn(node: ast.Node) -> ast.Node:
+    """``x`` of ``dyn(x)``."""
+    while isinstance(node, ast.Call) and node.function == "dyn" and node.args:
+        node = node.args[0]
+    return node
+
+
+def _static_type(node: ast.Node) -> CelType:
+    """The type to print a ``format`` argument as: under ``dyn(x)``, the type of ``x``."""
+    return _unwrap_dyn(node).type
 
 
 def _any(codes: list[_Code]) -> bool:
