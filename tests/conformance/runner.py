@@ -249,10 +249,22 @@ class Result:
     failure: str | None
 
 
+_PREPARED: dict[str, list[str]] = {}
+
+
+def prepare(out: Path) -> list[str]:
+    """Generate under ``out`` and import, once per process (the modules stay imported); the problems that
+    refused whole files."""
+    if "problems" not in _PREPARED:
+        _PREPARED["problems"] = generate_into(out)
+        import_generated(out)
+    return _PREPARED["problems"]
+
+
 def run_all(cases: Sequence[Case], out: Path) -> tuple[list[Result], list[str]]:
-    """Generate under ``out``, import, run ``cases``; (results, problems that refused whole files)."""
-    problems = generate_into(out)
-    import_generated(out)
+    """Generate under ``out`` (the first time), import, run ``cases``; (results, problems that refused whole
+    files)."""
+    problems = prepare(out)
     now = int(time.time())
     results = []
     for case in cases:
