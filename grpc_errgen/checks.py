@@ -20,7 +20,7 @@ from urllib.parse import unquote_to_bytes
 
 import re2
 
-from grpc_errgen.errors import FieldPath, ValidationRuntimeError, Violation
+from grpc_errgen.errors import FieldPathElement, ValidationRuntimeError, Violation
 from grpc_errgen.patterns import translate
 
 # -- paths -------------------------------------------------------------------------------------------------
@@ -30,10 +30,10 @@ def nest(
     out: list[Violation],
     prefix: str,
     found: list[Violation],
-    prefix_path: FieldPath = (),
+    *prefix_path: FieldPathElement,
 ) -> None:
     """Append the violations of a nested message, their paths under ``prefix`` (``items[0]`` + ``sku``) and
-    their structured paths under ``prefix_path``."""
+    their structured paths under the elements ``prefix_path``."""
     for violation in found:
         path = f"{prefix}.{violation.field}" if violation.field else prefix
         out.append(
@@ -48,16 +48,32 @@ def nest(
         )
 
 
-def at(path: str, violation: Violation, prefix_path: FieldPath = ()) -> Violation:
-    """``violation`` (built once, at import, without the dynamic part of its path) for the element at
-    ``path``; ``prefix_path`` goes before the structured path it was built with."""
+def at(path: str, violation: Violation, *field_path: FieldPathElement) -> Violation:
+    """``violation`` (built once, at import, without its path) for the value at ``path``, whose structured
+    path is the elements ``field_path``."""
     return Violation(
         path,
         violation.rule,
         violation.message,
-        prefix_path + violation.field_path,
+        field_path + violation.field_path,
         violation.rule_path,
         violation.for_key,
+    )
+
+
+def paths_within(paths: Iterable[str], allowed: tuple[str, ...]) -> bool:
+    """Every field mask path is one of ``allowed`` or lies below one (``a.b`` below ``a``)."""
+    return all(
+        path in allowed or any(path.startswith(a + ".") for a in allowed)
+        for path in paths
+    )
+
+
+def paths_touch(paths: Iterable[str], refused: tuple[str, ...]) -> bool:
+    """Some field mask path is one of ``refused`` or lies below one."""
+    return not all(
+        path not in refused and not any(path.startswith(r + ".") for r in refused)
+        for path in paths
     )
 
 

@@ -95,7 +95,7 @@ def test_nested_violations_get_both_path_prefixes() -> None:
     inner = Violation("sku", "string.min_len", "too short", (sku,), rule)
     items = FieldPathElement("items", 2, TYPE_MESSAGE)
     out: list[Violation] = []
-    checks.nest(out, "items[3]", [inner], (items.at_index(3),))
+    checks.nest(out, "items[3]", [inner], items.at_index(3))
     assert out == [
         Violation(
             "items[3].sku",
@@ -110,7 +110,7 @@ def test_nested_violations_get_both_path_prefixes() -> None:
 def test_map_key_violations_carry_the_key_and_for_key() -> None:
     labels = FieldPathElement("labels", 5, TYPE_MESSAGE, TYPE_SINT64, TYPE_STRING)
     built = Violation("", "sint64.lt", "must be less than 0", (), (), for_key=True)
-    found = checks.at("labels[1]", built, (labels.at_key(1),))
+    found = checks.at("labels[1]", built, labels.at_key(1))
     assert found.for_key
     assert found.field_path[0].subscript == ("int_key", 1)
     assert found.field_path[0].key_type == TYPE_SINT64

@@ -167,7 +167,8 @@ def test_adding_one_rule_changes_only_that_rules_lines(tmp_path: Path) -> None:
     assert (
         sum("_LINE_ITEM_SKU_MAX_LEN" in line for line in added) >= 3
     )  # its own function and two inlined copies
-    assert len(added) <= 40, "\n".join(added)
+    # (each check's violation call carries the structured path elements, so it spans up to 8 lines)
+    assert len(added) <= 50, "\n".join(added)
 
 
 HOSTILE = """

@@ -49,6 +49,12 @@ class GenContext:
     pool: descriptor_pool.DescriptorPool
     protos: dict[str, descriptor_pb2.FileDescriptorProto]
     diagnostics: dict[str, list[str]] = field(default_factory=dict)
+    #: ``invalid_messages=refuse``: a message whose rules are wrong is refused, its neighbours generate.
+    refuse_messages: bool = False
+    #: Refused messages: full name -> the first problem found in their rules.
+    refused: dict[str, str] = field(default_factory=dict)
+    #: What the plugin prints without failing (refused messages).
+    warnings: list[str] = field(default_factory=list)
     _sources: dict[str, SourceInfo] = field(default_factory=dict)
 
     def source(self, file_name: str) -> SourceInfo:
@@ -58,10 +64,27 @@ class GenContext:
 
     def error(self, file_name: str, path: Sequence[int], message: str) -> None:
         """Record a problem in the user's proto, reported as ``file.proto:LINE:COL: message``."""
-        line, col = self.source(file_name).position(path)
         self.diagnostics.setdefault(file_name, []).append(
-            f"{file_name}:{line}:{col}: {message}"
+            self.located(file_name, path, message)
         )
+
+    def located(self, file_name: str, path: Sequence[int], message: str) -> str:
+        """``file.proto:LINE:COL: message``."""
+        line, col = self.source(file_name).position(path)
+        return f"{file_name}:{line}:{col}: {message}"
+
+    def message_error(
+        self, file_name: str, path: Sequence[int], message: str, full_name: str
+    ) -> None:
+        """A problem in the rules of message ``full_name``. With ``refuse_messages`` (the plugin parameter
+        ``invalid_messages=refuse``) the message is refused (its validator fails closed) and the run goes on;
+        otherwise it is an error like any other."""
+        if not self.refuse_messages:
+            self.error(file_name, path, message)
+            return
+        text = self.located(file_name, path, f"{full_name}: {message}")
+        self.refused.setdefault(full_name, text)
+        self.warnings.append(text)
 
     def comment(self, file_name: str, path: Sequence[int]) -> str:
         return self.source(file_name).comment(path)

@@ -11,7 +11,8 @@ from grpc_errgen.codegen.pipeline import generate
 
 def main() -> None:
     request = plugin_pb2.CodeGeneratorRequest.FromString(sys.stdin.buffer.read())
-    sys.stdout.buffer.write(generate(request).SerializeToString())
+    response = generate(request, warn=lambda line: print(line, file=sys.stderr))
+    sys.stdout.buffer.write(response.SerializeToString())
 
 
 if __name__ == "__main__":

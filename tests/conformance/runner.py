@@ -47,7 +47,7 @@ CASE_FILES = "buf/validate/conformance/cases/"
 VALIDATE_PROTO = "buf/validate/validate.proto"
 #: The generator's parameter. Becomes ``invalid_messages=refuse`` (refuse a message whose rules do not compile,
 #: generate its neighbours) when the generator has that mode; until then a refused file shows in ``problems``.
-PARAMETER = ""
+PARAMETER = "invalid_messages=refuse"
 
 _TYPE_NAME = descriptor_pb2.FieldDescriptorProto.Type.Name
 

@@ -47,28 +47,105 @@ class InventoryBusy(OrderError, _errors.Unavailable):
     retry_delay = 0.2
 
 
+_ADDRESS_COUNTRY_FIELD = _errors.FieldPathElement("country", 2, 9)
+_ADDRESS_LINE1_FIELD = _errors.FieldPathElement("line1", 1, 9)
+_CREATE_ORDER_REQUEST_CARD_TOKEN_FIELD = _errors.FieldPathElement("card_token", 8, 9)
+_CREATE_ORDER_REQUEST_COUPON_FIELD = _errors.FieldPathElement("coupon", 6, 9)
+_CREATE_ORDER_REQUEST_CURRENCY_FIELD = _errors.FieldPathElement("currency", 3, 14)
+_CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_FIELD = _errors.FieldPathElement(
+    "customer_email",
+    1,
+    9,
+)
+_CREATE_ORDER_REQUEST_DELIVER_AFTER_FIELD = _errors.FieldPathElement(
+    "deliver_after",
+    7,
+    11,
+)
+_CREATE_ORDER_REQUEST_INVOICE_ID_FIELD = _errors.FieldPathElement("invoice_id", 9, 9)
+_CREATE_ORDER_REQUEST_ITEMS_FIELD = _errors.FieldPathElement("items", 2, 11)
+_CREATE_ORDER_REQUEST_LABELS_ENTRY = _errors.FieldPathElement("labels", 5, 11, 9, 9)
+_CREATE_ORDER_REQUEST_LABELS_FIELD = _errors.FieldPathElement("labels", 5, 11)
+_CREATE_ORDER_REQUEST_PAYMENT_ONEOF = _errors.FieldPathElement("payment")
+_CREATE_ORDER_REQUEST_SHIPPING_FIELD = _errors.FieldPathElement("shipping", 4, 11)
+_GET_ORDER_REQUEST_ID_FIELD = _errors.FieldPathElement("id", 1, 9)
+_ITEM_UPLOAD_ITEM_FIELD = _errors.FieldPathElement("item", 2, 11)
+_ITEM_UPLOAD_ORDER_ID_FIELD = _errors.FieldPathElement("order_id", 1, 9)
+_LINE_ITEM_QUANTITY_FIELD = _errors.FieldPathElement("quantity", 2, 13)
+_LINE_ITEM_SKU_FIELD = _errors.FieldPathElement("sku", 1, 9)
+_LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_FIELD = _errors.FieldPathElement(
+    "customer_email",
+    1,
+    9,
+)
+_LIST_ORDERS_REQUEST_MAX_AGE_FIELD = _errors.FieldPathElement("max_age", 3, 11)
+_LIST_ORDERS_REQUEST_PAGE_SIZE_FIELD = _errors.FieldPathElement("page_size", 2, 13)
+_ORDER_CUSTOMER_EMAIL_FIELD = _errors.FieldPathElement("customer_email", 2, 9)
+_ORDER_ID_FIELD = _errors.FieldPathElement("id", 1, 9)
+_ORDER_ITEMS_FIELD = _errors.FieldPathElement("items", 3, 11)
+_ORDER_STATUS_FIELD = _errors.FieldPathElement("status", 4, 9)
+_RULE_DEFINED_ONLY_2_BOOL = _errors.FieldPathElement("defined_only", 2, 8)
+_RULE_DURATION_21_MESSAGE = _errors.FieldPathElement("duration", 21, 11)
+_RULE_EMAIL_12_BOOL = _errors.FieldPathElement("email", 12, 8)
+_RULE_ENUM_16_MESSAGE = _errors.FieldPathElement("enum", 16, 11)
+_RULE_GT_4_UINT32 = _errors.FieldPathElement("gt", 4, 13)
+_RULE_GT_5_MESSAGE = _errors.FieldPathElement("gt", 5, 11)
+_RULE_GT_NOW_8_BOOL = _errors.FieldPathElement("gt_now", 8, 8)
+_RULE_KEYS_4_MESSAGE = _errors.FieldPathElement("keys", 4, 11)
+_RULE_LEN_19_UINT64 = _errors.FieldPathElement("len", 19, 4)
+_RULE_LTE_3_UINT32 = _errors.FieldPathElement("lte", 3, 13)
+_RULE_MAP_19_MESSAGE = _errors.FieldPathElement("map", 19, 11)
+_RULE_MAX_ITEMS_2_UINT64 = _errors.FieldPathElement("max_items", 2, 4)
+_RULE_MAX_LEN_3_UINT64 = _errors.FieldPathElement("max_len", 3, 4)
+_RULE_MAX_PAIRS_2_UINT64 = _errors.FieldPathElement("max_pairs", 2, 4)
+_RULE_MIN_ITEMS_1_UINT64 = _errors.FieldPathElement("min_items", 1, 4)
+_RULE_MIN_LEN_2_UINT64 = _errors.FieldPathElement("min_len", 2, 4)
+_RULE_NOT_IN_4_INT32 = _errors.FieldPathElement("not_in", 4, 5)
+_RULE_PATTERN_6_STRING = _errors.FieldPathElement("pattern", 6, 9)
+_RULE_REPEATED_18_MESSAGE = _errors.FieldPathElement("repeated", 18, 11)
+_RULE_REQUIRED_25_BOOL = _errors.FieldPathElement("required", 25, 8)
+_RULE_STRING_14_MESSAGE = _errors.FieldPathElement("string", 14, 11)
+_RULE_TIMESTAMP_22_MESSAGE = _errors.FieldPathElement("timestamp", 22, 11)
+_RULE_UINT32_5_MESSAGE = _errors.FieldPathElement("uint32", 5, 11)
+_RULE_UUID_22_BOOL = _errors.FieldPathElement("uuid", 22, 8)
+_RULE_VALUES_5_MESSAGE = _errors.FieldPathElement("values", 5, 11)
+_TRACK_REQUEST_ORDER_ID_FIELD = _errors.FieldPathElement("order_id", 1, 9)
 _LINE_ITEM_SKU_PATTERN_RE = _checks.regex("^[A-Z]{3}-[0-9]{4}$")
 _LINE_ITEM_SKU_PATTERN = _errors.Violation(
     "",
     "string.pattern",
     "does not match regex pattern `^[A-Z]{3}-[0-9]{4}$`",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_PATTERN_6_STRING),
 )
 _LINE_ITEM_QUANTITY_GT_LTE = _errors.Violation(
     "",
     "uint32.gt_lte",
     "must be greater than 0 and less than or equal to 100",
+    (),
+    (_RULE_UINT32_5_MESSAGE, _RULE_GT_4_UINT32),
 )
 _ADDRESS_LINE1_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 1 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
 _ADDRESS_LINE1_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 200 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MAX_LEN_3_UINT64),
 )
-_ADDRESS_COUNTRY_LEN = _errors.Violation("", "string.len", "must be 2 characters")
+_ADDRESS_COUNTRY_LEN = _errors.Violation(
+    "",
+    "string.len",
+    "must be 2 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_LEN_19_UINT64),
+)
 _CREATE_ORDER_REQUEST_PAYMENT_REQUIRED = _errors.Violation(
     "",
     "required",
@@ -78,129 +155,202 @@ _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL = _errors.Violation(
     "",
     "string.email",
     "must be a valid email address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_EMAIL_12_BOOL),
 )
 _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY = _errors.Violation(
     "",
     "string.email_empty",
     "value is empty, which is not a valid email address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_EMAIL_12_BOOL),
 )
 _CREATE_ORDER_REQUEST_ITEMS_MIN_ITEMS = _errors.Violation(
     "",
     "repeated.min_items",
     "must contain at least 1 item(s)",
+    (),
+    (_RULE_REPEATED_18_MESSAGE, _RULE_MIN_ITEMS_1_UINT64),
 )
 _CREATE_ORDER_REQUEST_ITEMS_MAX_ITEMS = _errors.Violation(
     "",
     "repeated.max_items",
     "must contain no more than 50 item(s)",
+    (),
+    (_RULE_REPEATED_18_MESSAGE, _RULE_MAX_ITEMS_2_UINT64),
 )
 _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY_SET = frozenset({0, 1, 2})
 _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY = _errors.Violation(
     "",
     "enum.defined_only",
     "value must be one of the defined enum values",
+    (),
+    (_RULE_ENUM_16_MESSAGE, _RULE_DEFINED_ONLY_2_BOOL),
 )
 _CREATE_ORDER_REQUEST_CURRENCY_NOT_IN_SET = frozenset({0})
 _CREATE_ORDER_REQUEST_CURRENCY_NOT_IN = _errors.Violation(
     "",
     "enum.not_in",
     "must not be in list [0]",
+    (),
+    (_RULE_ENUM_16_MESSAGE, _RULE_NOT_IN_4_INT32),
 )
 _CREATE_ORDER_REQUEST_SHIPPING_REQUIRED = _errors.Violation(
     "",
     "required",
     "value is required",
+    (),
+    (_RULE_REQUIRED_25_BOOL,),
 )
 _CREATE_ORDER_REQUEST_LABELS_MAX_PAIRS = _errors.Violation(
     "",
     "map.max_pairs",
     "map must be at most 10 entries",
+    (),
+    (_RULE_MAP_19_MESSAGE, _RULE_MAX_PAIRS_2_UINT64),
 )
 _CREATE_ORDER_REQUEST_LABELS_KEYS_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 1 characters",
+    (),
+    (
+        _RULE_MAP_19_MESSAGE,
+        _RULE_KEYS_4_MESSAGE,
+        _RULE_STRING_14_MESSAGE,
+        _RULE_MIN_LEN_2_UINT64,
+    ),
+    True,
 )
 _CREATE_ORDER_REQUEST_LABELS_KEYS_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 32 characters",
+    (),
+    (
+        _RULE_MAP_19_MESSAGE,
+        _RULE_KEYS_4_MESSAGE,
+        _RULE_STRING_14_MESSAGE,
+        _RULE_MAX_LEN_3_UINT64,
+    ),
+    True,
 )
 _CREATE_ORDER_REQUEST_LABELS_VALUES_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 128 characters",
+    (),
+    (
+        _RULE_MAP_19_MESSAGE,
+        _RULE_VALUES_5_MESSAGE,
+        _RULE_STRING_14_MESSAGE,
+        _RULE_MAX_LEN_3_UINT64,
+    ),
 )
 _CREATE_ORDER_REQUEST_COUPON_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 4 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
 _CREATE_ORDER_REQUEST_COUPON_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 16 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MAX_LEN_3_UINT64),
 )
 _CREATE_ORDER_REQUEST_DELIVER_AFTER_GT_NOW = _errors.Violation(
     "",
     "timestamp.gt_now",
     "must be greater than now",
+    (),
+    (_RULE_TIMESTAMP_22_MESSAGE, _RULE_GT_NOW_8_BOOL),
 )
 _CREATE_ORDER_REQUEST_CARD_TOKEN_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 8 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
 _CREATE_ORDER_REQUEST_INVOICE_ID_UUID = _errors.Violation(
     "",
     "string.uuid",
     "must be a valid UUID",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_UUID_22_BOOL),
 )
 _CREATE_ORDER_REQUEST_INVOICE_ID_UUID_EMPTY = _errors.Violation(
     "",
     "string.uuid_empty",
     "value is empty, which is not a valid UUID",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_UUID_22_BOOL),
 )
 _GET_ORDER_REQUEST_ID_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 3 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
 _GET_ORDER_REQUEST_ID_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 64 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MAX_LEN_3_UINT64),
 )
 _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL = _errors.Violation(
     "",
     "string.email",
     "must be a valid email address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_EMAIL_12_BOOL),
 )
 _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY = _errors.Violation(
     "",
     "string.email_empty",
     "value is empty, which is not a valid email address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_EMAIL_12_BOOL),
 )
 _LIST_ORDERS_REQUEST_PAGE_SIZE_LTE = _errors.Violation(
     "",
     "uint32.lte",
     "must be less than or equal to 100",
+    (),
+    (_RULE_UINT32_5_MESSAGE, _RULE_LTE_3_UINT32),
 )
 _LIST_ORDERS_REQUEST_MAX_AGE_GT_LTE = _errors.Violation(
     "",
     "duration.gt_lte",
     "must be greater than 0s and less than or equal to 86400s",
+    (),
+    (_RULE_DURATION_21_MESSAGE, _RULE_GT_5_MESSAGE),
 )
 _ITEM_UPLOAD_ORDER_ID_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 3 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
-_ITEM_UPLOAD_ITEM_REQUIRED = _errors.Violation("", "required", "value is required")
+_ITEM_UPLOAD_ITEM_REQUIRED = _errors.Violation(
+    "",
+    "required",
+    "value is required",
+    (),
+    (_RULE_REQUIRED_25_BOOL,),
+)
 _TRACK_REQUEST_ORDER_ID_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 3 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
 
 
@@ -208,10 +358,14 @@ def validate_LineItem(m: _pb2.LineItem) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = m.sku
     if not _LINE_ITEM_SKU_PATTERN_RE.found(v0):
-        out.append(_checks.at("sku", _LINE_ITEM_SKU_PATTERN))
+        out.append(_checks.at("sku", _LINE_ITEM_SKU_PATTERN, _LINE_ITEM_SKU_FIELD))
     v1 = m.quantity
     if not 0 < v1 <= 100:
-        out.append(_checks.at("quantity", _LINE_ITEM_QUANTITY_GT_LTE))
+        out.append(
+            _checks.at(
+                "quantity", _LINE_ITEM_QUANTITY_GT_LTE, _LINE_ITEM_QUANTITY_FIELD
+            )
+        )
     return out
 
 
@@ -220,76 +374,158 @@ def validate_Address(m: _pb2.Address) -> list[_errors.Violation]:
     v0 = m.line1
     size0 = len(v0)
     if size0 < 1:
-        out.append(_checks.at("line1", _ADDRESS_LINE1_MIN_LEN))
+        out.append(_checks.at("line1", _ADDRESS_LINE1_MIN_LEN, _ADDRESS_LINE1_FIELD))
     if size0 > 200:
-        out.append(_checks.at("line1", _ADDRESS_LINE1_MAX_LEN))
+        out.append(_checks.at("line1", _ADDRESS_LINE1_MAX_LEN, _ADDRESS_LINE1_FIELD))
     v1 = m.country
     if len(v1) != 2:
-        out.append(_checks.at("country", _ADDRESS_COUNTRY_LEN))
+        out.append(_checks.at("country", _ADDRESS_COUNTRY_LEN, _ADDRESS_COUNTRY_FIELD))
     return out
 
 
 def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     if m.WhichOneof("payment") is None:
-        out.append(_checks.at("payment", _CREATE_ORDER_REQUEST_PAYMENT_REQUIRED))
+        out.append(
+            _checks.at(
+                "payment",
+                _CREATE_ORDER_REQUEST_PAYMENT_REQUIRED,
+                _CREATE_ORDER_REQUEST_PAYMENT_ONEOF,
+            )
+        )
     v0 = m.customer_email
     if not v0:
         out.append(
             _checks.at(
-                "customer_email", _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY
+                "customer_email",
+                _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY,
+                _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_FIELD,
             )
         )
     elif not _checks.is_email(v0):
         out.append(
-            _checks.at("customer_email", _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL)
+            _checks.at(
+                "customer_email",
+                _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_EMAIL,
+                _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_FIELD,
+            )
         )
     v1 = m.items
     if len(v1) < 1:
-        out.append(_checks.at("items", _CREATE_ORDER_REQUEST_ITEMS_MIN_ITEMS))
+        out.append(
+            _checks.at(
+                "items",
+                _CREATE_ORDER_REQUEST_ITEMS_MIN_ITEMS,
+                _CREATE_ORDER_REQUEST_ITEMS_FIELD,
+            )
+        )
     if len(v1) > 50:
-        out.append(_checks.at("items", _CREATE_ORDER_REQUEST_ITEMS_MAX_ITEMS))
+        out.append(
+            _checks.at(
+                "items",
+                _CREATE_ORDER_REQUEST_ITEMS_MAX_ITEMS,
+                _CREATE_ORDER_REQUEST_ITEMS_FIELD,
+            )
+        )
     for x1 in v1:
         if not _LINE_ITEM_SKU_PATTERN_RE.found(x1.sku) or not 0 < x1.quantity <= 100:
             # an item fails: check them all, with their paths
             for i1, x1 in enumerate(v1):
                 x1_v0 = x1.sku
                 if not _LINE_ITEM_SKU_PATTERN_RE.found(x1_v0):
-                    out.append(_checks.at(f"items[{i1}].sku", _LINE_ITEM_SKU_PATTERN))
+                    out.append(
+                        _checks.at(
+                            f"items[{i1}].sku",
+                            _LINE_ITEM_SKU_PATTERN,
+                            _CREATE_ORDER_REQUEST_ITEMS_FIELD.at_index(i1),
+                            _LINE_ITEM_SKU_FIELD,
+                        )
+                    )
                 x1_v1 = x1.quantity
                 if not 0 < x1_v1 <= 100:
                     out.append(
-                        _checks.at(f"items[{i1}].quantity", _LINE_ITEM_QUANTITY_GT_LTE)
+                        _checks.at(
+                            f"items[{i1}].quantity",
+                            _LINE_ITEM_QUANTITY_GT_LTE,
+                            _CREATE_ORDER_REQUEST_ITEMS_FIELD.at_index(i1),
+                            _LINE_ITEM_QUANTITY_FIELD,
+                        )
                     )
             break
     v2 = m.currency
     if v2 not in _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY_SET:
-        out.append(_checks.at("currency", _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY))
+        out.append(
+            _checks.at(
+                "currency",
+                _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY,
+                _CREATE_ORDER_REQUEST_CURRENCY_FIELD,
+            )
+        )
     if v2 in _CREATE_ORDER_REQUEST_CURRENCY_NOT_IN_SET:
-        out.append(_checks.at("currency", _CREATE_ORDER_REQUEST_CURRENCY_NOT_IN))
+        out.append(
+            _checks.at(
+                "currency",
+                _CREATE_ORDER_REQUEST_CURRENCY_NOT_IN,
+                _CREATE_ORDER_REQUEST_CURRENCY_FIELD,
+            )
+        )
     if m.HasField("shipping"):
         v3 = m.shipping
         v3_v0 = v3.line1
         v3_size0 = len(v3_v0)
         if v3_size0 < 1:
-            out.append(_checks.at("shipping.line1", _ADDRESS_LINE1_MIN_LEN))
+            out.append(
+                _checks.at(
+                    "shipping.line1",
+                    _ADDRESS_LINE1_MIN_LEN,
+                    _CREATE_ORDER_REQUEST_SHIPPING_FIELD,
+                    _ADDRESS_LINE1_FIELD,
+                )
+            )
         if v3_size0 > 200:
-            out.append(_checks.at("shipping.line1", _ADDRESS_LINE1_MAX_LEN))
+            out.append(
+                _checks.at(
+                    "shipping.line1",
+                    _ADDRESS_LINE1_MAX_LEN,
+                    _CREATE_ORDER_REQUEST_SHIPPING_FIELD,
+                    _ADDRESS_LINE1_FIELD,
+                )
+            )
         v3_v1 = v3.country
         if len(v3_v1) != 2:
-            out.append(_checks.at("shipping.country", _ADDRESS_COUNTRY_LEN))
+            out.append(
+                _checks.at(
+                    "shipping.country",
+                    _ADDRESS_COUNTRY_LEN,
+                    _CREATE_ORDER_REQUEST_SHIPPING_FIELD,
+                    _ADDRESS_COUNTRY_FIELD,
+                )
+            )
     else:
-        out.append(_checks.at("shipping", _CREATE_ORDER_REQUEST_SHIPPING_REQUIRED))
+        out.append(
+            _checks.at(
+                "shipping",
+                _CREATE_ORDER_REQUEST_SHIPPING_REQUIRED,
+                _CREATE_ORDER_REQUEST_SHIPPING_FIELD,
+            )
+        )
     v4 = m.labels
     if len(v4) > 10:
-        out.append(_checks.at("labels", _CREATE_ORDER_REQUEST_LABELS_MAX_PAIRS))
-    for k4, x4 in v4.items():
+        out.append(
+            _checks.at(
+                "labels",
+                _CREATE_ORDER_REQUEST_LABELS_MAX_PAIRS,
+                _CREATE_ORDER_REQUEST_LABELS_FIELD,
+            )
+        )
+    for k4, x4 in sorted(v4.items()):
         size4 = len(k4)
         if size4 < 1:
             out.append(
                 _checks.at(
                     f"labels[{_checks.key(k4)}]",
                     _CREATE_ORDER_REQUEST_LABELS_KEYS_MIN_LEN,
+                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k4),
                 )
             )
         if size4 > 32:
@@ -297,6 +533,7 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _checks.at(
                     f"labels[{_checks.key(k4)}]",
                     _CREATE_ORDER_REQUEST_LABELS_KEYS_MAX_LEN,
+                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k4),
                 )
             )
         if len(x4) > 128:
@@ -304,36 +541,67 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _checks.at(
                     f"labels[{_checks.key(k4)}]",
                     _CREATE_ORDER_REQUEST_LABELS_VALUES_MAX_LEN,
+                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k4),
                 )
             )
     if m.HasField("coupon"):
         v5 = m.coupon
         size5 = len(v5)
         if size5 < 4:
-            out.append(_checks.at("coupon", _CREATE_ORDER_REQUEST_COUPON_MIN_LEN))
+            out.append(
+                _checks.at(
+                    "coupon",
+                    _CREATE_ORDER_REQUEST_COUPON_MIN_LEN,
+                    _CREATE_ORDER_REQUEST_COUPON_FIELD,
+                )
+            )
         if size5 > 16:
-            out.append(_checks.at("coupon", _CREATE_ORDER_REQUEST_COUPON_MAX_LEN))
+            out.append(
+                _checks.at(
+                    "coupon",
+                    _CREATE_ORDER_REQUEST_COUPON_MAX_LEN,
+                    _CREATE_ORDER_REQUEST_COUPON_FIELD,
+                )
+            )
     if m.HasField("deliver_after"):
         v6 = m.deliver_after
         n6 = v6.seconds * 1_000_000_000 + v6.nanos
         if n6 < _checks.now_nanos():
             out.append(
-                _checks.at("deliver_after", _CREATE_ORDER_REQUEST_DELIVER_AFTER_GT_NOW)
+                _checks.at(
+                    "deliver_after",
+                    _CREATE_ORDER_REQUEST_DELIVER_AFTER_GT_NOW,
+                    _CREATE_ORDER_REQUEST_DELIVER_AFTER_FIELD,
+                )
             )
     if m.HasField("card_token"):
         v7 = m.card_token
         if len(v7) < 8:
             out.append(
-                _checks.at("card_token", _CREATE_ORDER_REQUEST_CARD_TOKEN_MIN_LEN)
+                _checks.at(
+                    "card_token",
+                    _CREATE_ORDER_REQUEST_CARD_TOKEN_MIN_LEN,
+                    _CREATE_ORDER_REQUEST_CARD_TOKEN_FIELD,
+                )
             )
     if m.HasField("invoice_id"):
         v8 = m.invoice_id
         if not v8:
             out.append(
-                _checks.at("invoice_id", _CREATE_ORDER_REQUEST_INVOICE_ID_UUID_EMPTY)
+                _checks.at(
+                    "invoice_id",
+                    _CREATE_ORDER_REQUEST_INVOICE_ID_UUID_EMPTY,
+                    _CREATE_ORDER_REQUEST_INVOICE_ID_FIELD,
+                )
             )
         elif not _checks.is_uuid(v8):
-            out.append(_checks.at("invoice_id", _CREATE_ORDER_REQUEST_INVOICE_ID_UUID))
+            out.append(
+                _checks.at(
+                    "invoice_id",
+                    _CREATE_ORDER_REQUEST_INVOICE_ID_UUID,
+                    _CREATE_ORDER_REQUEST_INVOICE_ID_FIELD,
+                )
+            )
     return out
 
 
@@ -346,11 +614,23 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
             for i2, x2 in enumerate(v2):
                 x2_v0 = x2.sku
                 if not _LINE_ITEM_SKU_PATTERN_RE.found(x2_v0):
-                    out.append(_checks.at(f"items[{i2}].sku", _LINE_ITEM_SKU_PATTERN))
+                    out.append(
+                        _checks.at(
+                            f"items[{i2}].sku",
+                            _LINE_ITEM_SKU_PATTERN,
+                            _ORDER_ITEMS_FIELD.at_index(i2),
+                            _LINE_ITEM_SKU_FIELD,
+                        )
+                    )
                 x2_v1 = x2.quantity
                 if not 0 < x2_v1 <= 100:
                     out.append(
-                        _checks.at(f"items[{i2}].quantity", _LINE_ITEM_QUANTITY_GT_LTE)
+                        _checks.at(
+                            f"items[{i2}].quantity",
+                            _LINE_ITEM_QUANTITY_GT_LTE,
+                            _ORDER_ITEMS_FIELD.at_index(i2),
+                            _LINE_ITEM_QUANTITY_FIELD,
+                        )
                     )
             break
     return out
@@ -361,9 +641,13 @@ def validate_GetOrderRequest(m: _pb2.GetOrderRequest) -> list[_errors.Violation]
     v0 = m.id
     size0 = len(v0)
     if size0 < 3:
-        out.append(_checks.at("id", _GET_ORDER_REQUEST_ID_MIN_LEN))
+        out.append(
+            _checks.at("id", _GET_ORDER_REQUEST_ID_MIN_LEN, _GET_ORDER_REQUEST_ID_FIELD)
+        )
     if size0 > 64:
-        out.append(_checks.at("id", _GET_ORDER_REQUEST_ID_MAX_LEN))
+        out.append(
+            _checks.at("id", _GET_ORDER_REQUEST_ID_MAX_LEN, _GET_ORDER_REQUEST_ID_FIELD)
+        )
     return out
 
 
@@ -373,21 +657,39 @@ def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[_errors.Violat
     if not v0:
         out.append(
             _checks.at(
-                "customer_email", _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY
+                "customer_email",
+                _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL_EMPTY,
+                _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_FIELD,
             )
         )
     elif not _checks.is_email(v0):
         out.append(
-            _checks.at("customer_email", _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL)
+            _checks.at(
+                "customer_email",
+                _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_EMAIL,
+                _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_FIELD,
+            )
         )
     v1 = m.page_size
     if not v1 <= 100:
-        out.append(_checks.at("page_size", _LIST_ORDERS_REQUEST_PAGE_SIZE_LTE))
+        out.append(
+            _checks.at(
+                "page_size",
+                _LIST_ORDERS_REQUEST_PAGE_SIZE_LTE,
+                _LIST_ORDERS_REQUEST_PAGE_SIZE_FIELD,
+            )
+        )
     if m.HasField("max_age"):
         v2 = m.max_age
         n2 = v2.seconds * 1_000_000_000 + v2.nanos
         if not 0 < n2 <= 86400000000000:
-            out.append(_checks.at("max_age", _LIST_ORDERS_REQUEST_MAX_AGE_GT_LTE))
+            out.append(
+                _checks.at(
+                    "max_age",
+                    _LIST_ORDERS_REQUEST_MAX_AGE_GT_LTE,
+                    _LIST_ORDERS_REQUEST_MAX_AGE_FIELD,
+                )
+            )
     return out
 
 
@@ -395,17 +697,37 @@ def validate_ItemUpload(m: _pb2.ItemUpload) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = m.order_id
     if len(v0) < 3:
-        out.append(_checks.at("order_id", _ITEM_UPLOAD_ORDER_ID_MIN_LEN))
+        out.append(
+            _checks.at(
+                "order_id", _ITEM_UPLOAD_ORDER_ID_MIN_LEN, _ITEM_UPLOAD_ORDER_ID_FIELD
+            )
+        )
     if m.HasField("item"):
         v1 = m.item
         v1_v0 = v1.sku
         if not _LINE_ITEM_SKU_PATTERN_RE.found(v1_v0):
-            out.append(_checks.at("item.sku", _LINE_ITEM_SKU_PATTERN))
+            out.append(
+                _checks.at(
+                    "item.sku",
+                    _LINE_ITEM_SKU_PATTERN,
+                    _ITEM_UPLOAD_ITEM_FIELD,
+                    _LINE_ITEM_SKU_FIELD,
+                )
+            )
         v1_v1 = v1.quantity
         if not 0 < v1_v1 <= 100:
-            out.append(_checks.at("item.quantity", _LINE_ITEM_QUANTITY_GT_LTE))
+            out.append(
+                _checks.at(
+                    "item.quantity",
+                    _LINE_ITEM_QUANTITY_GT_LTE,
+                    _ITEM_UPLOAD_ITEM_FIELD,
+                    _LINE_ITEM_QUANTITY_FIELD,
+                )
+            )
     else:
-        out.append(_checks.at("item", _ITEM_UPLOAD_ITEM_REQUIRED))
+        out.append(
+            _checks.at("item", _ITEM_UPLOAD_ITEM_REQUIRED, _ITEM_UPLOAD_ITEM_FIELD)
+        )
     return out
 
 
@@ -413,7 +735,13 @@ def validate_TrackRequest(m: _pb2.TrackRequest) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = m.order_id
     if len(v0) < 3:
-        out.append(_checks.at("order_id", _TRACK_REQUEST_ORDER_ID_MIN_LEN))
+        out.append(
+            _checks.at(
+                "order_id",
+                _TRACK_REQUEST_ORDER_ID_MIN_LEN,
+                _TRACK_REQUEST_ORDER_ID_FIELD,
+            )
+        )
     return out
 
 

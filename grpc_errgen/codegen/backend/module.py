@@ -82,6 +82,7 @@ class ModuleView:
     catalogues: tuple[CatalogueView, ...]
     validators: FileValidatorsSource
     registrations: tuple[tuple[str, str], ...]  # (full name literal, function)
+    refusals: tuple[tuple[str, str], ...]  # (full name literal, diagnostic literal)
     services: tuple[ServiceView, ...]
     service_config: str | None
     errors: tuple[str, ...]
@@ -266,6 +267,10 @@ def module_view(model: FileModel) -> ModuleView:
         proto_literal=literal(model.proto),
         registrations=tuple(
             (literal(name), function) for name, function in validators.registrations
+        ),
+        refusals=tuple(
+            (literal(name), literal(diagnostic))
+            for name, diagnostic in validators.refusals
         ),
         imports=tuple(
             f"from grpc_errgen import {module.rpartition('.')[2]} as {names.RUNTIME_IMPORTS[module]}"

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from functools import singledispatch
 
+from google.protobuf import descriptor_pb2
+
 from grpc_errgen.codegen.backend import cel, names
 from grpc_errgen.codegen.backend.literals import Value, docstring, literal
 from grpc_errgen.codegen.cel.ast import Kind
@@ -30,6 +32,13 @@ _UPPER_OPS = {"lt": "<", "lte": "<="}  # value OP bound
 _OUTSIDE_LOWER = {"gt": ">", "gte": ">="}  # value OP bound, for exclusive ranges
 _BOUND_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 _SIZE_OPS = {"exact": "!=", "min": "<", "max": ">"}
+_ELEMENT = "_errors.FieldPathElement"
+#: families whose values are messages: no zero-value test, no per-value ignore
+_MESSAGE_FAMILIES = frozenset({"message", "duration", "timestamp", "any", "field_mask"})
+_TYPE_NAMES: dict[int, str] = {
+    int(number): name.removeprefix("TYPE_")
+    for name, number in descriptor_pb2.FieldDescriptorProto.Type.items()
+}
 #: well-known string format -> the ``grpc_errgen.checks`` call that accepts it (extra arguments after the value)
 _STRING_FORMATS: dict[str, tuple[str, tuple[Value, ...]]] = {
     "email": ("is_email", ()),
@@ -63,8 +72,13 @@ class Constants:
     """The module constants of one generated file, shared by its functions: one per distinct value."""
 
     lines: list[str] = field(default_factory=list)
+    #: path elements (``_errors.FieldPathElement``): written first, sorted, so adding a rule adds its own lines
+    elements: list[str] = field(default_factory=list)
     _by_value: dict[tuple[str, ...], str] = field(default_factory=dict)
     _taken: set[str] = field(default_factory=set)
+
+    def all_lines(self) -> tuple[str, ...]:
+        return (*sorted(self.elements), *self.lines)
 
     def add(self, parts: list[str], function: str, *args: str) -> str:
         """The name of ``function(args)`` as a module constant named from ``parts``, written as black writes it."""
@@ -81,11 +95,12 @@ class Constants:
         self._taken.add(name)
         self._by_value[(base, function, *args)] = name
         one_line = f"{name} = {function}({', '.join(args)})"
+        target = self.elements if function == _ELEMENT else self.lines
         if len(one_line) <= LINE_LENGTH:
-            self.lines.append(one_line)
+            target.append(one_line)
         else:  # exploded, with the magic trailing comma that keeps black from joining it
             exploded = "".join(f"    {arg},\n" for arg in args)
-            self.lines.append(f"{name} = {function}(\n{exploded})")
+            target.append(f"{name} = {function}(\n{exploded})")
         return name
 
 
@@ -102,6 +117,8 @@ class _At:
     x: str
     path: str
     owner: tuple[str, ...]
+    #: the structured path: expressions of ``FieldPathElement`` values, from the validated message down
+    elements: tuple[str, ...] = ()
 
 
 class _Context:
@@ -246,6 +263,21 @@ def _(rule: m.ByteLengths, x: str, ctx: _Context) -> str:
     return f"len({x}) not in {literal(rule.sizes)}"
 
 
+@_test.register
+def _(rule: m.FieldMaskConst, x: str, ctx: _Context) -> str:
+    return f"tuple({x}.paths) != {literal(rule.paths)}"
+
+
+@_test.register
+def _(rule: m.FieldMaskIn, x: str, ctx: _Context) -> str:
+    return f"not _checks.paths_within({x}.paths, {literal(rule.paths)})"
+
+
+@_test.register
+def _(rule: m.FieldMaskNotIn, x: str, ctx: _Context) -> str:
+    return f"_checks.paths_touch({x}.paths, {literal(rule.paths)})"
+
+
 def _empty_case(rule: m.Rule) -> m.EmptyCase | None:
     """The separate violation of an empty value, for the well-known formats that have one."""
     if isinstance(rule, m.StringFormat | m.FormatPattern | m.ByteLengths):
@@ -339,6 +371,8 @@ class FileValidatorsSource:
     dependencies: tuple[str, ...]
     #: compiled CEL calls ``grpc_errgen.cel``
     uses_cel: bool = False
+    #: (message full name, diagnostic) of refused messages, for ``_validation.refuse``
+    refusals: tuple[tuple[str, str], ...] = ()
 
 
 class _Emitter:
@@ -351,7 +385,12 @@ class _Emitter:
         self.constants = constants
         self.dependencies: dict[str, None] = {}
         self.uses_cel = False
-        local = {message.full_name: message for message in validators.messages}
+        refused = dict(validators.refused)
+        local = {
+            message.full_name: message
+            for message in validators.messages
+            if message.full_name not in refused  # its function raises: always called
+        }
         self.inline = {
             name: message
             for name, message in local.items()
@@ -373,16 +412,64 @@ class _Emitter:
         self.dependencies[found.proto] = None
         return f"{names.dependency_alias(found.proto)}.{function}"
 
-    def violation(self, at: _At, words: str, rule_id: str, message: str) -> str:
-        """The statement recording a violation at ``at.path``; the violation itself is built once, at import."""
-        name = self.constants.add(
-            [*at.owner, words],
-            "_errors.Violation",
-            '""',
-            literal(rule_id),
-            literal(message),
+    def violation(
+        self,
+        at: _At,
+        words: str,
+        rule_id: str,
+        message: str,
+        rule_path: m.RulePath = (),
+        for_key: bool = False,
+    ) -> str:
+        """The statement recording a violation at ``at.path``; the violation itself (rule id, message, rule
+        path, for_key) is built once, at import, and gets its field path when found."""
+        args = ['""', literal(rule_id), literal(message)]
+        if rule_path or for_key:
+            args += ["()", self.rule_path(rule_path)]
+        if for_key:
+            args.append("True")
+        name = self.constants.add([*at.owner, words], "_errors.Violation", *args)
+        return (
+            f"out.append(_checks.at({', '.join([_path(at.path), name, *at.elements])}))"
         )
-        return f"out.append(_checks.at({_path(at.path)}, {name}))"
+
+    def rule_violation(self, at: _At, rule: m.RuleBase) -> str:
+        return self.violation(
+            at,
+            _rule_words(rule.rule_id),
+            rule.rule_id,
+            rule.message,
+            rule.path,
+            rule.for_key,
+        )
+
+    def rule_path(self, path: m.RulePath) -> str:
+        """A tuple of module constants, one per element of a rule path."""
+        found = []
+        for element in path:
+            words = ["rule", element.name, str(element.number)]
+            words.append(_TYPE_NAMES[element.field_type])
+            args = [literal(element.name), str(element.number), str(element.field_type)]
+            if element.index is not None:
+                words.append(f"at_{element.index}")
+                args.append(f"index={element.index}")
+            found.append(self.constants.add(words, _ELEMENT, *args))
+        return literal_tuple(found)
+
+    def field_element(
+        self, owner: tuple[str, ...], rules: m.FieldRules, entry: bool = False
+    ) -> str:
+        """The module constant of a field's path element (``items``, number 2, TYPE_MESSAGE); ``entry``: a map
+        field's element for its entries, which carries the key and value types."""
+        args = [literal(rules.name)]
+        element = rules.element
+        if element is not None:
+            args += [str(element.number), str(element.field_type)]
+            if entry and element.key_type is not None:
+                args += [str(element.key_type), str(element.value_type)]
+        return self.constants.add(
+            [*owner, "entry" if entry else "field"], _ELEMENT, *args
+        )
 
     def cel_lines(self, rule: m.CelRule, at: _At, subject: str) -> list[str]:
         """A CEL rule on ``subject``: false, or a non-empty string (the message), is a violation."""
@@ -397,13 +484,19 @@ class _Emitter:
         self.uses_cel = True
         lines = [f"{CEL_NOW} = _cel.now()"] if emitted.uses_now else []
         if rule.expr.root.type.kind is Kind.BOOL:
-            record = self.violation(
-                at, _rule_words(rule.rule_id), rule.rule_id, rule.message
-            )
+            record = self.rule_violation(at, rule)
             return [*lines, f"if not {emitted.source}:", "    " + record]
-        found = (
-            f"_errors.Violation({_path(at.path)}, {literal(rule.rule_id)}, {CEL_TEXT})"
-        )
+        elements = literal_tuple(at.elements)
+        args = [
+            _path(at.path),
+            literal(rule.rule_id),
+            CEL_TEXT,
+            elements,
+            self.rule_path(rule.path),
+        ]
+        if rule.for_key:
+            args.append("True")
+        found = f"_errors.Violation({', '.join(args)})"
         return [
             *lines,
             f"if {CEL_TEXT} := {emitted.source}:",
@@ -415,9 +508,7 @@ class _Emitter:
             return self.cel_lines(rule, at, subject)
         ctx = _Context(self.constants, at, family)
         bad = _test(rule, subject, ctx)
-        record = self.violation(
-            at, _rule_words(rule.rule_id), rule.rule_id, rule.message
-        )
+        record = self.rule_violation(at, rule)
         empty = _empty_case(rule)
         if empty is None:
             return [f"if {bad}:", "    " + record]
@@ -425,7 +516,12 @@ class _Emitter:
             f"if not {subject}:",
             "    "
             + self.violation(
-                at, _rule_words(empty.rule_id), empty.rule_id, empty.message
+                at,
+                _rule_words(empty.rule_id),
+                empty.rule_id,
+                empty.message,
+                rule.path,
+                rule.for_key,
             ),
             f"elif {bad}:",
             "    " + record,
@@ -483,6 +579,10 @@ class _Emitter:
         """Every check of one value held in ``at.x``."""
         lines: list[str] = []
         x = at.x
+        if value.wrapper:
+            x = f"{x}.value"  # rules on a wrapper apply to the value it wraps
+        elif value.family == "any":
+            x = f"{x}.type_url"
         subject = x
         if value.family in ("duration", "timestamp") and value.rules:
             subject = f"{scope}n{depth}"
@@ -498,29 +598,22 @@ class _Emitter:
             if size_local is not None and rule in sizes:
                 assert isinstance(rule, m.Size)
                 test = f"{size_local} {_SIZE_OPS[rule.bound]} {rule.limit}"
-                lines += [
-                    f"if {test}:",
-                    "    "
-                    + self.violation(
-                        at, _rule_words(rule.rule_id), rule.rule_id, rule.message
-                    ),
-                ]
+                lines += [f"if {test}:", "    " + self.rule_violation(at, rule)]
             else:
                 lines += self.rule_lines(rule, value.family, at, subject)
         inline = self.inline.get(value.message_type or "")
         reference = self.reference(value)
         if inline is not None:
-            lines += self.message_lines(inline, x, at.path + ".")
+            lines += self.message_lines(inline, x, at.path + ".", at.elements)
         elif reference is not None:
             found = f"{scope}found{depth}"
-            lines += [
-                f"if {found} := {reference}({x}):",
-                f"    _checks.nest(out, {_path(at.path)}, {found})",
-            ]
+            nest = ", ".join(["out", _path(at.path), found, *at.elements])
+            lines += [f"if {found} := {reference}({x}):", f"    _checks.nest({nest})"]
         if (
             lines
             and value.ignore is m.Ignore.IF_ZERO_VALUE
-            and value.family not in ("message", "duration", "timestamp")
+            and not value.wrapper
+            and value.family not in _MESSAGE_FAMILIES
         ):
             lines = [f"if {_nonzero(value.family, x)}:", *_indent(lines)]
         return lines
@@ -533,17 +626,24 @@ class _Emitter:
         prefix: str,
         scope: str,
         owner: tuple[str, ...],
+        elements: tuple[str, ...] = (),
     ) -> list[str]:
-        """The checks of one field of the message in ``msg``, its path ``prefix`` + name."""
+        """The checks of one field of the message in ``msg``, its path ``prefix`` + name (``elements`` + its
+        element)."""
         name = rules.name
         path = prefix + name
         words = (*owner, name)
         v = f"{scope}v{index}"
         read = names.attribute(msg, name)
-        here = _At(v, path, words)
+        element = self.field_element(words, rules)
+        here = _At(v, path, words, (*elements, element))
         required = (
             self.violation(
-                here, "required", rules.required.rule_id, rules.required.message
+                here,
+                "required",
+                rules.required.rule_id,
+                rules.required.message,
+                rules.required.path,
             )
             if rules.required is not None
             else ""
@@ -587,7 +687,9 @@ class _Emitter:
         x = f"{scope}x{index}"
         if isinstance(rules, m.RepeatedField):
             i = f"{scope}i{index}"
-            item_at = _At(x, f"{path}[{{{i}}}]", words)
+            item_at = _At(
+                x, f"{path}[{{{i}}}]", words, (*elements, f"{element}.at_index({i})")
+            )
             item = self.value_lines(rules.items, item_at, index, scope)
             if item:
                 loop = [f"for {i}, {x} in enumerate({v}):", *_indent(item)]
@@ -615,14 +717,23 @@ class _Emitter:
             else:
                 key_text = f"{{{k}}}"
             entry_path = f"{path}[{key_text}]"
+            entry_element = self.field_element(words, rules, entry=True)
+            entry_elements = (*elements, f"{entry_element}.at_key({k})")
             entry = self.value_lines(
-                rules.keys, _At(k, entry_path, (*words, "keys")), index, scope
+                rules.keys,
+                _At(k, entry_path, (*words, "keys"), entry_elements),
+                index,
+                scope,
             )
             entry += self.value_lines(
-                rules.values, _At(x, entry_path, (*words, "values")), index, scope
+                rules.values,
+                _At(x, entry_path, (*words, "values"), entry_elements),
+                index,
+                scope,
             )
             if entry:
-                body += [f"for {k}, {x} in {v}.items():", *_indent(entry)]
+                # sorted: the same violations in the same order in every process
+                body += [f"for {k}, {x} in sorted({v}.items()):", *_indent(entry)]
         if not body and rules.required is None:
             return []
         lines = [f"{v} = {read}"]
@@ -637,7 +748,11 @@ class _Emitter:
         return lines
 
     def message_lines(
-        self, message: m.MessageRules, msg: str, prefix: str
+        self,
+        message: m.MessageRules,
+        msg: str,
+        prefix: str,
+        elements: tuple[str, ...] = (),
     ) -> list[str]:
         """The checks of ``message`` held in ``msg``, its paths under ``prefix``: a function's body, or a nested
         message's checks written inline (``msg`` is then the parent's local, e.g. ``x0``, and names its scope).
@@ -646,9 +761,21 @@ class _Emitter:
         owner = _message_words(message)
         lines = []
         for rule in message.cel:
-            lines += self.cel_lines(rule, _At(msg, prefix.rstrip("."), owner), msg)
+            lines += self.cel_lines(
+                rule, _At(msg, prefix.rstrip("."), owner, elements), msg
+            )
         for oneof in message.oneofs:
-            at = _At(msg, prefix + oneof.name, (*owner, oneof.name))
+            oneof_element = self.constants.add(
+                [*owner, oneof.name, "oneof"],
+                _ELEMENT,
+                literal(oneof.name),
+            )
+            at = _At(
+                msg,
+                prefix + oneof.name,
+                (*owner, oneof.name),
+                (*elements, oneof_element),
+            )
             lines += [
                 f"if {msg}.WhichOneof({literal(oneof.name)}) is None:",
                 "    "
@@ -656,8 +783,38 @@ class _Emitter:
                     at, "required", "required", "exactly one field is required in oneof"
                 ),
             ]
+        for group in message.groups:
+            lines += self.group_lines(group, msg, prefix, owner, elements)
         for index, rules in enumerate(message.fields):
-            lines += self.field_lines(rules, index, msg, prefix, scope, owner)
+            lines += self.field_lines(rules, index, msg, prefix, scope, owner, elements)
+        return lines
+
+    def group_lines(
+        self,
+        group: m.FieldGroup,
+        msg: str,
+        prefix: str,
+        owner: tuple[str, ...],
+        elements: tuple[str, ...],
+    ) -> list[str]:
+        """protovalidate's message ``oneof`` rule: count the fields that are set."""
+        at = _At(msg, prefix.rstrip("."), owner, elements)
+        listed = ", ".join(group.fields)
+        words = "oneof_" + "_".join(group.fields)
+        count = " + ".join(_is_set(msg, member) for member in group.members)
+        several = self.violation(
+            at, words + "_several", "message.oneof", f"only one of {listed} can be set"
+        )
+        lines = [
+            f"{scope_count(msg)} = {count}",
+            f"if {scope_count(msg)} > 1:",
+            "    " + several,
+        ]
+        if group.required:
+            none = self.violation(
+                at, words + "_none", "message.oneof", f"one of {listed} must be set"
+            )
+            lines += [f"elif {scope_count(msg)} == 0:", "    " + none]
         return lines
 
     def function(self, message: m.MessageRules) -> str:
@@ -666,14 +823,46 @@ class _Emitter:
             cls if names.is_plain_attribute_path(message.nested_name) else "object"
         )
         doc = _docstring_lines(message.doc)
+        refused = dict(self.validators.refused).get(message.full_name)
+        if (
+            refused is not None
+        ):  # fails closed: nothing can be said about such a message
+            body = [
+                "    raise _errors.ValidationRuntimeError(",
+                f"        {literal('rules refused at generation time: ' + refused)}",
+                "    )",
+            ]
+        else:
+            body = [
+                "    out: list[_errors.Violation] = []",
+                *_indent(self.message_lines(message, "m", "")),
+                "    return out",
+            ]
         lines = [
             f"def {names.validator_function(message.nested_name)}(m: {annotation}) -> list[_errors.Violation]:",
             *doc,
-            "    out: list[_errors.Violation] = []",
-            *_indent(self.message_lines(message, "m", "")),
-            "    return out",
+            *body,
         ]
         return "\n".join(fitted for line in lines for fitted in _fit(line))
+
+
+def literal_tuple(items: tuple[str, ...] | list[str]) -> str:
+    """A tuple display of expressions, as black writes it."""
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def scope_count(msg: str) -> str:
+    return "count" if msg == "m" else f"{msg}_count"
+
+
+def _is_set(msg: str, member: m.GroupMember) -> str:
+    """The test that a field named by a message oneof rule is set, as an int (``True`` counts 1)."""
+    read = names.attribute(msg, member.name)
+    if member.presence:
+        return f"{msg}.HasField({literal(member.name)})"
+    if member.family in ("float", "double"):
+        return f"(not _checks.is_default_float({read}))"
+    return f"bool({read})"
 
 
 def _message_words(message: m.MessageRules) -> tuple[str, ...]:
@@ -690,13 +879,16 @@ def file_source(validators: m.FileValidators) -> FileValidatorsSource:
     constants = Constants()
     emitter = _Emitter(validators, constants)
     functions = tuple(emitter.function(message) for message in validators.messages)
+    refused = dict(validators.refused)
     return FileValidatorsSource(
-        constants=tuple(constants.lines),
+        constants=constants.all_lines(),
         functions=functions,
         registrations=tuple(
             (message.full_name, names.validator_function(message.nested_name))
             for message in validators.messages
+            if message.full_name not in refused
         ),
         dependencies=tuple(emitter.dependencies),
         uses_cel=emitter.uses_cel,
+        refusals=tuple(refused.items()),
     )

@@ -6,16 +6,23 @@ because a message without rules of its own needs one when a message below it (in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import descriptor, descriptor_pb2
 
 from grpc_errgen import options_pb2
 from grpc_errgen.codegen.diagnostics import GenContext
-from grpc_errgen.codegen.frontend import options
+from grpc_errgen.codegen.frontend import buf_validate, options
+from grpc_errgen.codegen.frontend.buf_validate import BufValidateOptions
 from grpc_errgen.codegen.frontend.cel_rules import this_of_message
-from grpc_errgen.codegen.frontend.standard_rules import StandardRules, family
+from grpc_errgen.codegen.frontend.standard_rules import (
+    StandardRules,
+    family,
+    field_element,
+)
 from grpc_errgen.codegen.model import rules as m
 
 _FILE_MESSAGE = descriptor_pb2.FileDescriptorProto.MESSAGE_TYPE_FIELD_NUMBER
@@ -25,6 +32,8 @@ _FIELD_OPTIONS = descriptor_pb2.FieldDescriptorProto.OPTIONS_FIELD_NUMBER
 _FIELD_EXT = options_pb2.FIELD_FIELD_NUMBER
 _MESSAGE_OPTIONS = descriptor_pb2.DescriptorProto.OPTIONS_FIELD_NUMBER
 _MESSAGE_EXT = options_pb2.MESSAGE_FIELD_NUMBER
+_MESSAGE_ONEOF = descriptor_pb2.DescriptorProto.ONEOF_DECL_FIELD_NUMBER
+_ONEOF_OPTIONS = descriptor_pb2.OneofDescriptorProto.OPTIONS_FIELD_NUMBER
 
 
 @dataclass(frozen=True)
@@ -62,40 +71,63 @@ def _nested_name(desc: descriptor.Descriptor) -> tuple[str, ...]:
 
 
 def _read_message(
-    ctx: GenContext, file_name: str, found: _Found
+    ctx: GenContext, file_name: str, found: _Found, buf: BufValidateOptions
 ) -> m.MessageRules | None:
-    """The rules of one message, or None when it is marked skip."""
+    """The rules of one message (either dialect, field by field), or None when it is marked skip."""
     desc, proto, path = found.desc, found.proto, found.path
-    reader = StandardRules(
-        lambda where, text: ctx.error(file_name, where, text), desc.full_name
-    )
+
+    def report(where: Sequence[int], text: str) -> None:
+        ctx.message_error(file_name, where, text, desc.full_name)
+
+    reader = StandardRules(report, desc.full_name)
+    theirs = buf.message(proto, (*path, _MESSAGE_OPTIONS))
+    groups = buf_validate.field_groups(theirs, desc, report)
+    grouped = {name for group in groups for name in group.fields}
     oneofs = []
-    for oneof_proto in proto.oneof_decl:
-        oneof_options = options.oneof_rules(oneof_proto.options)
+    for oneof_index, oneof_proto in enumerate(proto.oneof_decl):
+        oneof_options: Any = options.oneof_rules(oneof_proto.options)
+        if oneof_options is None:
+            where = (*path, _MESSAGE_ONEOF, oneof_index, _ONEOF_OPTIONS)
+            their_oneof = buf.oneof(oneof_proto, where)
+            oneof_options = their_oneof.rules if their_oneof is not None else None
         if oneof_options is not None and oneof_options.required:
             oneofs.append(m.OneofRules(name=oneof_proto.name, required=True))
     fields: list[m.FieldRules] = []
     for index, field_proto in enumerate(proto.field):
         fd = desc.fields_by_name[field_proto.name]
-        written = options.field_rules(field_proto.options)
-        source = (*path, _MESSAGE_FIELD, index, _FIELD_OPTIONS, _FIELD_EXT)
+        written: Any = options.field_rules(field_proto.options)
+        options_source = (*path, _MESSAGE_FIELD, index, _FIELD_OPTIONS)
+        source = (*options_source, _FIELD_EXT)
+        their_field = buf.field(field_proto, options_source)
+        if their_field is not None:
+            if written is not None:
+                report(
+                    their_field.source,
+                    f"field {fd.name}: both (errgen.field) and (buf.validate.field); use one",
+                )
+            written, source = their_field.rules, their_field.source
         rules = written if written is not None else options_pb2.FieldRules()
         ignore = m.Ignore(getattr(rules, "ignore"))  # noqa: B009
         if ignore is m.Ignore.ALWAYS:
             continue
+        if ignore is m.Ignore.UNSPECIFIED and fd.name in grouped:
+            # protovalidate: a field named by a message oneof rule is checked only when set
+            ignore = m.Ignore.IF_ZERO_VALUE
         if fd.is_repeated:
-            fields.append(reader.collection(fd, rules, source))
+            collection = reader.collection(fd, rules, source)
+            if ignore is not collection.ignore:
+                collection = dataclasses.replace(collection, ignore=ignore)
+            fields.append(collection)
             continue
         value = reader.value(fd, rules, source, family(fd))
         fields.append(
             m.SingleField(
                 name=fd.name,
                 presence=fd.has_presence,
-                value=m.ValueRules(
-                    value.family, value.rules, m.Ignore.UNSPECIFIED, value.message_type
-                ),
+                value=dataclasses.replace(value, ignore=m.Ignore.UNSPECIFIED),
                 required=reader.required(rules),
                 ignore=ignore,
+                element=field_element(fd),
             )
         )
     message_options = options.message_rules(proto.options)
@@ -107,7 +139,14 @@ def _read_message(
             ctx.pool,
             (*path, _MESSAGE_OPTIONS, _MESSAGE_EXT),
         )
-    if message_options is not None and message_options.skip:
+    if theirs is not None:
+        cel += reader.cel.written(
+            theirs.rules, this_of_message(desc), ctx.pool, theirs.source
+        )
+    # A message rule has no rule path (protovalidate reports none): it is not written in FieldRules.
+    cel = [dataclasses.replace(rule, path=()) for rule in cel]
+    disabled = theirs is not None and bool(getattr(theirs.rules, "disabled", False))
+    if disabled or (message_options is not None and message_options.skip):
         # As protovalidate's `disabled`: the rules stay written (and are checked above) but never apply.
         return None
     return m.MessageRules(
@@ -117,19 +156,23 @@ def _read_message(
         fields=tuple(fields),
         doc=ctx.comment(file_name, path),
         cel=tuple(cel),
+        groups=groups,
     )
 
 
 def _with_validators(
     everything: dict[str, dict[str, m.MessageRules]],
+    refused: Iterable[str] = (),
 ) -> dict[str, m.MessageRef]:
-    """Messages with rules anywhere below them (across files, through cycles)."""
+    """Messages with rules anywhere below them (across files, through cycles); a refused message has a
+    validator (one that fails closed)."""
     owner = {
         name: (file_name, rules)
         for file_name, found in everything.items()
         for name, rules in found.items()
     }
     has = {name for name, (_, rules) in owner.items() if rules.has_own_rules}
+    has |= {name for name in refused if name in owner}
     changed = True
     while changed:
         changed = False
@@ -146,6 +189,7 @@ def _with_validators(
 def read_run(ctx: GenContext) -> dict[str, m.FileValidators]:
     """The validators of every file of the run, each file read once; problems go to ``ctx``."""
     everything: dict[str, dict[str, m.MessageRules]] = {}
+    buf = BufValidateOptions(ctx.pool)
     for file_name, proto in ctx.protos.items():
         file_desc = ctx.pool.FindFileByName(file_name)
         found: dict[str, m.MessageRules] = {}
@@ -154,16 +198,19 @@ def read_run(ctx: GenContext) -> dict[str, m.FileValidators]:
             list(file_desc.message_types_by_name.values()),
             (_FILE_MESSAGE,),
         ):
-            read = _read_message(ctx, file_name, message)
+            read = _read_message(ctx, file_name, message, buf)
             if read is not None:
                 found[message.desc.full_name] = read
         everything[file_name] = found
-    validated = _with_validators(everything)
+    validated = _with_validators(everything, ctx.refused)
     return {
         file_name: m.FileValidators(
             file_name=file_name,
             messages=tuple(r for name, r in found.items() if name in validated),
             validated=validated,
+            refused=tuple(
+                (name, ctx.refused[name]) for name in found if name in ctx.refused
+            ),
         )
         for file_name, found in everything.items()
     }

@@ -48,6 +48,8 @@ _SCALAR_FAMILIES: dict[int, m.Family] = {
     _FD.TYPE_SINT64: "sint64",
 }
 _WELL_KNOWN_FAMILIES: dict[str, m.Family] = {
+    "google.protobuf.Any": "any",
+    "google.protobuf.FieldMask": "field_mask",
     "google.protobuf.Duration": "duration",
     "google.protobuf.Timestamp": "timestamp",
 }
@@ -111,6 +113,33 @@ _SIZES: dict[str, tuple[Literal["exact", "min", "max"], m.SizeOf]] = {
     "min_bytes": ("min", m.SizeOf.UTF8_BYTES),
     "max_bytes": ("max", m.SizeOf.UTF8_BYTES),
 }
+
+
+#: google.protobuf wrapper message -> the family of the value it wraps (rules apply to the wrapped value)
+WRAPPERS: dict[str, m.Family] = {
+    "google.protobuf.DoubleValue": "double",
+    "google.protobuf.FloatValue": "float",
+    "google.protobuf.Int64Value": "int64",
+    "google.protobuf.UInt64Value": "uint64",
+    "google.protobuf.Int32Value": "int32",
+    "google.protobuf.UInt32Value": "uint32",
+    "google.protobuf.BoolValue": "bool",
+    "google.protobuf.StringValue": "string",
+    "google.protobuf.BytesValue": "bytes",
+}
+
+
+def field_element(fd: descriptor.FieldDescriptor) -> m.FieldElement:
+    """How protovalidate's field paths describe field ``fd``."""
+    if is_map(fd):
+        entry = message_type(fd)
+        return m.FieldElement(
+            fd.number,
+            _FD.TYPE_MESSAGE,
+            entry.fields_by_name["key"].type,
+            entry.fields_by_name["value"].type,
+        )
+    return m.FieldElement(fd.number, fd.type)
 
 
 def family(fd: descriptor.FieldDescriptor) -> m.Family:
@@ -184,10 +213,24 @@ class StandardRules:
         """
         ignore = m.Ignore(rules.ignore)
         message_name = message_type(fd).full_name if kind == "message" else None
+        if ignore is m.Ignore.ALWAYS:
+            # nothing applies, not even the rules of a nested message
+            return m.ValueRules(kind, (), ignore)
+        chosen = rules.WhichOneof("type")
+        wrapped = WRAPPERS.get(message_name or "")
+        if wrapped is not None and chosen == wrapped:
+            inner = self.value(
+                message_type(fd).fields_by_name["value"],
+                rules,
+                source,
+                wrapped,
+                prefix,
+                for_key,
+            )
+            return m.ValueRules(wrapped, inner.rules, ignore, wrapper=True)
         pool = pool_of(fd)
         this = this_of_value(fd)
         cel = self.cel.written(rules, this, pool, source, prefix, for_key)
-        chosen = rules.WhichOneof("type")
         if chosen is None:
             return m.ValueRules(kind, tuple(cel), ignore, message_name)
         rules_source = (*source, rules.DESCRIPTOR.fields_by_name[chosen].number)
@@ -213,6 +256,10 @@ class StandardRules:
             found = here.bytes()
         elif kind == "enum":
             found = here.enum(fd)
+        elif kind == "any":
+            found = here.any()
+        elif kind == "field_mask":
+            found = here.field_mask()
         else:
             found = []
         found += self.cel.predefined(
@@ -283,7 +330,15 @@ class StandardRules:
                 family(value_fd),
                 (*at, element(typed, "values")),
             )
-            return m.MapField(fd.name, keys, values, (*found, *cel), required, ignore)
+            return m.MapField(
+                fd.name,
+                keys,
+                values,
+                (*found, *cel),
+                required,
+                ignore,
+                field_element(fd),
+            )
         here.check_bounds((("min_items", "max_items"),))
         found = []
         if typed.HasField("min_items"):
@@ -325,7 +380,9 @@ class StandardRules:
             family(fd),
             (*at, element(typed, "items")),
         )
-        return m.RepeatedField(fd.name, items, (*found, *cel), required, ignore)
+        return m.RepeatedField(
+            fd.name, items, (*found, *cel), required, ignore, field_element(fd)
+        )
 
 
 class _Typed:
@@ -597,7 +654,8 @@ class _Typed:
                 found += self.in_lists("bytes", (name,))
                 continue
             if fd.containing_oneof is not None:
-                if typed.WhichOneof("well_known") == name:
+                # ``ip: false`` is written but asks for nothing (as in protovalidate)
+                if typed.WhichOneof("well_known") == name and getattr(typed, name):
                     sizes, what = _BYTES_FORMATS[name]
                     found.append(
                         m.ByteLengths(
@@ -650,6 +708,51 @@ class _Typed:
                         text=operand,
                     )
                 )
+        return found
+
+    def any(self) -> list[m.Rule]:
+        """``google.protobuf.Any``: ``in`` / ``not_in`` on the type URL."""
+        typed = self.typed
+        found: list[m.Rule] = []
+        allowed = tuple(getattr(typed, "in"))
+        if allowed:
+            found.append(
+                m.In(
+                    **self.info("in", "type URL must be in the allow list"),
+                    values=allowed,
+                )
+            )
+        if typed.not_in:
+            found.append(
+                m.NotIn(
+                    **self.info("not_in", "type URL must not be in the block list"),
+                    values=tuple(typed.not_in),
+                )
+            )
+        return found
+
+    def field_mask(self) -> list[m.Rule]:
+        """``google.protobuf.FieldMask``: exact paths, or paths (and their sub-paths) allowed / refused."""
+        typed = self.typed
+        found: list[m.Rule] = []
+        if typed.HasField("const"):
+            paths = tuple(typed.const.paths)
+            found.append(
+                m.FieldMaskConst(
+                    **self.info(
+                        "const", f"must equal paths {checks.format_list(paths)}"
+                    ),
+                    paths=paths,
+                )
+            )
+        allowed = tuple(getattr(typed, "in"))
+        if allowed:
+            text = f"must only contain paths in {checks.format_list(allowed)}"
+            found.append(m.FieldMaskIn(**self.info("in", text), paths=allowed))
+        if typed.not_in:
+            refused = tuple(typed.not_in)
+            text = f"must not contain any paths in {checks.format_list(refused)}"
+            found.append(m.FieldMaskNotIn(**self.info("not_in", text), paths=refused))
         return found
 
     def enum(self, fd: descriptor.FieldDescriptor) -> list[m.Rule]:

@@ -202,6 +202,27 @@ class CelRule(RuleBase):
     expr: CheckedExpr
 
 
+@dataclass(frozen=True, kw_only=True)
+class FieldMaskConst(RuleBase):
+    """A ``google.protobuf.FieldMask`` holding exactly these paths, in this order."""
+
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldMaskIn(RuleBase):
+    """Every path of the mask is one of ``paths`` or lies below one (``a.b`` below ``a``)."""
+
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldMaskNotIn(RuleBase):
+    """No path of the mask is one of ``paths`` or lies below one."""
+
+    paths: tuple[str, ...]
+
+
 Rule = (
     Const
     | Bound
@@ -223,6 +244,9 @@ Rule = (
     | FormatPattern
     | ByteLengths
     | CelRule
+    | FieldMaskConst
+    | FieldMaskIn
+    | FieldMaskNotIn
 )
 
 
@@ -262,6 +286,8 @@ Family = Literal[
     "enum",
     "duration",
     "timestamp",
+    "any",  # google.protobuf.Any: rules read its type_url
+    "field_mask",  # google.protobuf.FieldMask
     "message",
 ]
 NUMBER_FAMILIES: frozenset[str] = frozenset(
@@ -279,6 +305,20 @@ class ValueRules:
     ignore: Ignore = Ignore.UNSPECIFIED
     #: The message's full name, for message values (its own rules apply through its validator).
     message_type: str | None = None
+    #: The value sits in a google.protobuf wrapper message (``Int32Value``...): ``rules`` apply to its ``value``.
+    wrapper: bool = False
+
+
+@dataclass(frozen=True)
+class FieldElement:
+    """What protovalidate's field paths say about a field: number and ``FieldDescriptorProto.Type`` (a group or
+    delimited message is TYPE_GROUP, a map TYPE_MESSAGE); for maps the key and value types too.
+    """
+
+    number: int
+    field_type: int
+    key_type: int | None = None
+    value_type: int | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +329,7 @@ class SingleField:
     value: ValueRules
     required: Required | None = None
     ignore: Ignore = Ignore.UNSPECIFIED
+    element: FieldElement | None = None
 
 
 @dataclass(frozen=True)
@@ -299,6 +340,7 @@ class RepeatedField:
     rules: tuple[Rule, ...] = ()
     required: Required | None = None
     ignore: Ignore = Ignore.UNSPECIFIED
+    element: FieldElement | None = None
 
 
 @dataclass(frozen=True)
@@ -310,6 +352,7 @@ class MapField:
     rules: tuple[Rule, ...] = ()
     required: Required | None = None
     ignore: Ignore = Ignore.UNSPECIFIED
+    element: FieldElement | None = None
 
 
 FieldRules = SingleField | RepeatedField | MapField
@@ -319,6 +362,29 @@ FieldRules = SingleField | RepeatedField | MapField
 class OneofRules:
     name: str
     required: bool
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """A field named by a message-level ``oneof`` rule, and how to tell that it is set."""
+
+    name: str
+    #: set means present (message, optional, oneof member, proto2); else set means not the zero value / empty
+    presence: bool
+    family: Family
+
+
+@dataclass(frozen=True)
+class FieldGroup:
+    """protovalidate's message-level ``oneof`` rule: at most one of ``fields`` is set (exactly one when
+    ``required``). Rule id ``message.oneof``."""
+
+    members: tuple[GroupMember, ...]
+    required: bool
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(member.name for member in self.members)
 
 
 @dataclass(frozen=True)
@@ -332,12 +398,14 @@ class MessageRules:
     doc: str = ""
     #: Message-level CEL rules (``this`` is the message); violations carry no field path.
     cel: tuple[CelRule, ...] = ()
+    groups: tuple[FieldGroup, ...] = ()
 
     @property
     def has_own_rules(self) -> bool:
         return (
             bool(self.oneofs)
             or bool(self.cel)
+            or bool(self.groups)
             or any(_field_has_own_rules(f) for f in self.fields)
         )
 
@@ -383,3 +451,5 @@ class FileValidators:
     messages: tuple[MessageRules, ...] = ()
     #: Every message of the run with a validator (full name -> where it is declared); shared by the run's files.
     validated: Mapping[str, MessageRef] = field(default_factory=dict)
+    #: The file's messages whose rules were refused (``invalid_messages=refuse``): full name -> diagnostic.
+    refused: tuple[tuple[str, str], ...] = ()
