@@ -33,43 +33,94 @@ class Violation(MethodPolicy, _errors.Aborted):
     default_message = 'it\'s "quoted"'
 
 
+_GRPC_CLASS_FIELD = _errors.FieldPathElement("class", 4, 9)
+_GRPC_FROM_FIELD = _errors.FieldPathElement("from", 2, 5)
+_GRPC_IN_FIELD = _errors.FieldPathElement("in", 1, 9)
+_GRPC_NONE_FIELD = _errors.FieldPathElement("None", 3, 8)
+_RULE_BOOL_13_MESSAGE = _errors.FieldPathElement("bool", 13, 11)
+_RULE_CONST_1_BOOL = _errors.FieldPathElement("const", 1, 8)
+_RULE_GT_4_INT32 = _errors.FieldPathElement("gt", 4, 5)
+_RULE_INT32_3_MESSAGE = _errors.FieldPathElement("int32", 3, 11)
+_RULE_ITEMS_4_MESSAGE = _errors.FieldPathElement("items", 4, 11)
+_RULE_MAX_LEN_3_UINT64 = _errors.FieldPathElement("max_len", 3, 4)
+_RULE_MIN_ITEMS_1_UINT64 = _errors.FieldPathElement("min_items", 1, 4)
+_RULE_MIN_LEN_2_UINT64 = _errors.FieldPathElement("min_len", 2, 4)
+_RULE_REPEATED_18_MESSAGE = _errors.FieldPathElement("repeated", 18, 11)
+_RULE_REQUIRED_25_BOOL = _errors.FieldPathElement("required", 25, 8)
+_RULE_STRING_14_MESSAGE = _errors.FieldPathElement("string", 14, 11)
+_VIOLATION_IMPORT_FIELD = _errors.FieldPathElement("import", 1, 11)
+_VIOLATION_LAMBDA_ENTRY = _errors.FieldPathElement("lambda", 2, 11, 9, 11)
+_VIOLATION_LAMBDA_FIELD = _errors.FieldPathElement("lambda", 2, 11)
 _GRPC_IN_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 2 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
-_GRPC_FROM_GT = _errors.Violation("", "int32.gt", "must be greater than 0")
-_GRPC_NONE_CONST = _errors.Violation("", "bool.const", "must equal true")
+_GRPC_FROM_GT = _errors.Violation(
+    "",
+    "int32.gt",
+    "must be greater than 0",
+    (),
+    (_RULE_INT32_3_MESSAGE, _RULE_GT_4_INT32),
+)
+_GRPC_NONE_CONST = _errors.Violation(
+    "",
+    "bool.const",
+    "must equal true",
+    (),
+    (_RULE_BOOL_13_MESSAGE, _RULE_CONST_1_BOOL),
+)
 _GRPC_CLASS_MIN_ITEMS = _errors.Violation(
     "",
     "repeated.min_items",
     "must contain at least 1 item(s)",
+    (),
+    (_RULE_REPEATED_18_MESSAGE, _RULE_MIN_ITEMS_1_UINT64),
 )
 _GRPC_CLASS_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 3 characters",
+    (),
+    (
+        _RULE_REPEATED_18_MESSAGE,
+        _RULE_ITEMS_4_MESSAGE,
+        _RULE_STRING_14_MESSAGE,
+        _RULE_MAX_LEN_3_UINT64,
+    ),
 )
-_VIOLATION_IMPORT_REQUIRED = _errors.Violation("", "required", "value is required")
+_VIOLATION_IMPORT_REQUIRED = _errors.Violation(
+    "",
+    "required",
+    "value is required",
+    (),
+    (_RULE_REQUIRED_25_BOOL,),
+)
 
 
 def validate_grpc(m: _pb2.grpc) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = getattr(m, "in")
     if len(v0) < 2:
-        out.append(_checks.at("in", _GRPC_IN_MIN_LEN))
+        out.append(_checks.at("in", _GRPC_IN_MIN_LEN, _GRPC_IN_FIELD))
     v1 = getattr(m, "from")
     if not v1 > 0:
-        out.append(_checks.at("from", _GRPC_FROM_GT))
+        out.append(_checks.at("from", _GRPC_FROM_GT, _GRPC_FROM_FIELD))
     v2 = getattr(m, "None")
     if v2 != True:
-        out.append(_checks.at("None", _GRPC_NONE_CONST))
+        out.append(_checks.at("None", _GRPC_NONE_CONST, _GRPC_NONE_FIELD))
     v3 = getattr(m, "class")
     if len(v3) < 1:
-        out.append(_checks.at("class", _GRPC_CLASS_MIN_ITEMS))
+        out.append(_checks.at("class", _GRPC_CLASS_MIN_ITEMS, _GRPC_CLASS_FIELD))
     for i3, x3 in enumerate(v3):
         if len(x3) > 3:
-            out.append(_checks.at(f"class[{i3}]", _GRPC_CLASS_MAX_LEN))
+            out.append(
+                _checks.at(
+                    f"class[{i3}]", _GRPC_CLASS_MAX_LEN, _GRPC_CLASS_FIELD.at_index(i3)
+                )
+            )
     return out
 
 
@@ -79,42 +130,108 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
         v0 = getattr(m, "import")
         v0_v0 = getattr(v0, "in")
         if len(v0_v0) < 2:
-            out.append(_checks.at("import.in", _GRPC_IN_MIN_LEN))
+            out.append(
+                _checks.at(
+                    "import.in",
+                    _GRPC_IN_MIN_LEN,
+                    _VIOLATION_IMPORT_FIELD,
+                    _GRPC_IN_FIELD,
+                )
+            )
         v0_v1 = getattr(v0, "from")
         if not v0_v1 > 0:
-            out.append(_checks.at("import.from", _GRPC_FROM_GT))
+            out.append(
+                _checks.at(
+                    "import.from",
+                    _GRPC_FROM_GT,
+                    _VIOLATION_IMPORT_FIELD,
+                    _GRPC_FROM_FIELD,
+                )
+            )
         v0_v2 = getattr(v0, "None")
         if v0_v2 != True:
-            out.append(_checks.at("import.None", _GRPC_NONE_CONST))
+            out.append(
+                _checks.at(
+                    "import.None",
+                    _GRPC_NONE_CONST,
+                    _VIOLATION_IMPORT_FIELD,
+                    _GRPC_NONE_FIELD,
+                )
+            )
         v0_v3 = getattr(v0, "class")
         if len(v0_v3) < 1:
-            out.append(_checks.at("import.class", _GRPC_CLASS_MIN_ITEMS))
+            out.append(
+                _checks.at(
+                    "import.class",
+                    _GRPC_CLASS_MIN_ITEMS,
+                    _VIOLATION_IMPORT_FIELD,
+                    _GRPC_CLASS_FIELD,
+                )
+            )
         for v0_i3, v0_x3 in enumerate(v0_v3):
             if len(v0_x3) > 3:
-                out.append(_checks.at(f"import.class[{v0_i3}]", _GRPC_CLASS_MAX_LEN))
+                out.append(
+                    _checks.at(
+                        f"import.class[{v0_i3}]",
+                        _GRPC_CLASS_MAX_LEN,
+                        _VIOLATION_IMPORT_FIELD,
+                        _GRPC_CLASS_FIELD.at_index(v0_i3),
+                    )
+                )
     else:
-        out.append(_checks.at("import", _VIOLATION_IMPORT_REQUIRED))
+        out.append(
+            _checks.at("import", _VIOLATION_IMPORT_REQUIRED, _VIOLATION_IMPORT_FIELD)
+        )
     v1 = getattr(m, "lambda")
-    for k1, x1 in v1.items():
+    for k1, x1 in sorted(v1.items()):
         x1_v0 = getattr(x1, "in")
         if len(x1_v0) < 2:
-            out.append(_checks.at(f"lambda[{_checks.key(k1)}].in", _GRPC_IN_MIN_LEN))
+            out.append(
+                _checks.at(
+                    f"lambda[{_checks.key(k1)}].in",
+                    _GRPC_IN_MIN_LEN,
+                    _VIOLATION_LAMBDA_ENTRY.at_key(k1),
+                    _GRPC_IN_FIELD,
+                )
+            )
         x1_v1 = getattr(x1, "from")
         if not x1_v1 > 0:
-            out.append(_checks.at(f"lambda[{_checks.key(k1)}].from", _GRPC_FROM_GT))
+            out.append(
+                _checks.at(
+                    f"lambda[{_checks.key(k1)}].from",
+                    _GRPC_FROM_GT,
+                    _VIOLATION_LAMBDA_ENTRY.at_key(k1),
+                    _GRPC_FROM_FIELD,
+                )
+            )
         x1_v2 = getattr(x1, "None")
         if x1_v2 != True:
-            out.append(_checks.at(f"lambda[{_checks.key(k1)}].None", _GRPC_NONE_CONST))
+            out.append(
+                _checks.at(
+                    f"lambda[{_checks.key(k1)}].None",
+                    _GRPC_NONE_CONST,
+                    _VIOLATION_LAMBDA_ENTRY.at_key(k1),
+                    _GRPC_NONE_FIELD,
+                )
+            )
         x1_v3 = getattr(x1, "class")
         if len(x1_v3) < 1:
             out.append(
-                _checks.at(f"lambda[{_checks.key(k1)}].class", _GRPC_CLASS_MIN_ITEMS)
+                _checks.at(
+                    f"lambda[{_checks.key(k1)}].class",
+                    _GRPC_CLASS_MIN_ITEMS,
+                    _VIOLATION_LAMBDA_ENTRY.at_key(k1),
+                    _GRPC_CLASS_FIELD,
+                )
             )
         for x1_i3, x1_x3 in enumerate(x1_v3):
             if len(x1_x3) > 3:
                 out.append(
                     _checks.at(
-                        f"lambda[{_checks.key(k1)}].class[{x1_i3}]", _GRPC_CLASS_MAX_LEN
+                        f"lambda[{_checks.key(k1)}].class[{x1_i3}]",
+                        _GRPC_CLASS_MAX_LEN,
+                        _VIOLATION_LAMBDA_ENTRY.at_key(k1),
+                        _GRPC_CLASS_FIELD.at_index(x1_i3),
                     )
                 )
     return out

@@ -12,299 +12,737 @@ from grpc_errgen import validation as _validation
 
 import golden.rules.v1.rules_pb2 as _pb2
 
+_BYTES_AFFIXES_FIELD = _errors.FieldPathElement("affixes", 4, 12)
+_BYTES_C_FIELD = _errors.FieldPathElement("c", 1, 12)
+_BYTES_EXACT_FIELD = _errors.FieldPathElement("exact", 3, 12)
+_BYTES_IPV4_FIELD = _errors.FieldPathElement("ipv4", 8, 12)
+_BYTES_IPV6_FIELD = _errors.FieldPathElement("ipv6", 9, 12)
+_BYTES_IP_FIELD = _errors.FieldPathElement("ip", 7, 12)
+_BYTES_LISTED_FIELD = _errors.FieldPathElement("listed", 6, 12)
+_BYTES_PAT_FIELD = _errors.FieldPathElement("pat", 5, 12)
+_BYTES_SIZED_FIELD = _errors.FieldPathElement("sized", 2, 12)
+_BYTES_UUID_FIELD = _errors.FieldPathElement("uuid", 10, 12)
+_COLLECTIONS_BY_ID_ENTRY = _errors.FieldPathElement("by_id", 4, 11, 3, 11)
+_COLLECTIONS_BY_ID_FIELD = _errors.FieldPathElement("by_id", 4, 11)
+_COLLECTIONS_CHILD_FIELD = _errors.FieldPathElement("child", 8, 11)
+_COLLECTIONS_CHOICE_ONEOF = _errors.FieldPathElement("choice")
+_COLLECTIONS_COLORS_FIELD = _errors.FieldPathElement("colors", 12, 14)
+_COLLECTIONS_FLAGS_ENTRY = _errors.FieldPathElement("flags", 5, 11, 8, 9)
+_COLLECTIONS_FLAGS_FIELD = _errors.FieldPathElement("flags", 5, 11)
+_COLLECTIONS_IDS_FIELD = _errors.FieldPathElement("ids", 11, 5)
+_COLLECTIONS_LEAF_FIELD = _errors.FieldPathElement("leaf", 10, 11)
+_COLLECTIONS_LEAVES_FIELD = _errors.FieldPathElement("leaves", 2, 11)
+_COLLECTIONS_NUMBERS_FIELD = _errors.FieldPathElement("numbers", 7, 11)
+_COLLECTIONS_OPTIONAL_NAME_FIELD = _errors.FieldPathElement("optional_name", 13, 9)
+_COLLECTIONS_RATIO_FIELD = _errors.FieldPathElement("ratio", 14, 2)
+_COLLECTIONS_SCORES_ENTRY = _errors.FieldPathElement("scores", 3, 11, 9, 5)
+_COLLECTIONS_SCORES_FIELD = _errors.FieldPathElement("scores", 3, 11)
+_COLLECTIONS_SINGLE_FIELD = _errors.FieldPathElement("single", 6, 11)
+_COLLECTIONS_TAGS_FIELD = _errors.FieldPathElement("tags", 1, 9)
+_COLLECTIONS_TEXT_FIELD = _errors.FieldPathElement("text", 9, 9)
+_LEAF_COUNT_FIELD = _errors.FieldPathElement("count", 2, 13)
+_LEAF_NAME_FIELD = _errors.FieldPathElement("name", 1, 9)
+_NUMBERS_COLOR_FIELD = _errors.FieldPathElement("color", 14, 14)
+_NUMBERS_D_FIELD = _errors.FieldPathElement("d", 2, 1)
+_NUMBERS_FLAG_FIELD = _errors.FieldPathElement("flag", 13, 8)
+_NUMBERS_FX32_FIELD = _errors.FieldPathElement("fx32", 9, 7)
+_NUMBERS_FX64_FIELD = _errors.FieldPathElement("fx64", 10, 6)
+_NUMBERS_F_FIELD = _errors.FieldPathElement("f", 1, 2)
+_NUMBERS_I32_FIELD = _errors.FieldPathElement("i32", 3, 5)
+_NUMBERS_I64_FIELD = _errors.FieldPathElement("i64", 4, 3)
+_NUMBERS_LISTED_FIELD = _errors.FieldPathElement("listed", 16, 14)
+_NUMBERS_MAYBE_FIELD = _errors.FieldPathElement("maybe", 17, 5)
+_NUMBERS_NAN_OK_FIELD = _errors.FieldPathElement("nan_ok", 18, 1)
+_NUMBERS_OTHER_FIELD = _errors.FieldPathElement("other", 15, 14)
+_NUMBERS_S32_FIELD = _errors.FieldPathElement("s32", 7, 17)
+_NUMBERS_S64_FIELD = _errors.FieldPathElement("s64", 8, 18)
+_NUMBERS_SFX32_FIELD = _errors.FieldPathElement("sfx32", 11, 15)
+_NUMBERS_SFX64_FIELD = _errors.FieldPathElement("sfx64", 12, 16)
+_NUMBERS_U32_FIELD = _errors.FieldPathElement("u32", 5, 13)
+_NUMBERS_U64_FIELD = _errors.FieldPathElement("u64", 6, 4)
+_RULE_ADDRESS_21_BOOL = _errors.FieldPathElement("address", 21, 8)
+_RULE_BOOL_13_MESSAGE = _errors.FieldPathElement("bool", 13, 11)
+_RULE_BYTES_15_MESSAGE = _errors.FieldPathElement("bytes", 15, 11)
+_RULE_CONST_1_BOOL = _errors.FieldPathElement("const", 1, 8)
+_RULE_CONST_1_BYTES = _errors.FieldPathElement("const", 1, 12)
+_RULE_CONST_1_INT32 = _errors.FieldPathElement("const", 1, 5)
+_RULE_CONST_1_STRING = _errors.FieldPathElement("const", 1, 9)
+_RULE_CONST_2_MESSAGE = _errors.FieldPathElement("const", 2, 11)
+_RULE_CONTAINS_7_BYTES = _errors.FieldPathElement("contains", 7, 12)
+_RULE_CONTAINS_9_STRING = _errors.FieldPathElement("contains", 9, 9)
+_RULE_DEFINED_ONLY_2_BOOL = _errors.FieldPathElement("defined_only", 2, 8)
+_RULE_DOUBLE_2_MESSAGE = _errors.FieldPathElement("double", 2, 11)
+_RULE_DURATION_21_MESSAGE = _errors.FieldPathElement("duration", 21, 11)
+_RULE_EMAIL_12_BOOL = _errors.FieldPathElement("email", 12, 8)
+_RULE_ENUM_16_MESSAGE = _errors.FieldPathElement("enum", 16, 11)
+_RULE_FINITE_8_BOOL = _errors.FieldPathElement("finite", 8, 8)
+_RULE_FIXED32_9_MESSAGE = _errors.FieldPathElement("fixed32", 9, 11)
+_RULE_FIXED64_10_MESSAGE = _errors.FieldPathElement("fixed64", 10, 11)
+_RULE_FLOAT_1_MESSAGE = _errors.FieldPathElement("float", 1, 11)
+_RULE_GTE_5_DOUBLE = _errors.FieldPathElement("gte", 5, 1)
+_RULE_GTE_5_FIXED32 = _errors.FieldPathElement("gte", 5, 7)
+_RULE_GTE_5_INT32 = _errors.FieldPathElement("gte", 5, 5)
+_RULE_GT_4_FIXED64 = _errors.FieldPathElement("gt", 4, 6)
+_RULE_GT_4_FLOAT = _errors.FieldPathElement("gt", 4, 2)
+_RULE_GT_4_INT32 = _errors.FieldPathElement("gt", 4, 5)
+_RULE_GT_4_INT64 = _errors.FieldPathElement("gt", 4, 3)
+_RULE_GT_4_SINT32 = _errors.FieldPathElement("gt", 4, 17)
+_RULE_GT_5_MESSAGE = _errors.FieldPathElement("gt", 5, 11)
+_RULE_GT_NOW_8_BOOL = _errors.FieldPathElement("gt_now", 8, 8)
+_RULE_HOSTNAME_13_BOOL = _errors.FieldPathElement("hostname", 13, 8)
+_RULE_HOST_AND_PORT_32_BOOL = _errors.FieldPathElement("host_and_port", 32, 8)
+_RULE_INT32_3_MESSAGE = _errors.FieldPathElement("int32", 3, 11)
+_RULE_INT64_4_MESSAGE = _errors.FieldPathElement("int64", 4, 11)
+_RULE_IN_10_STRING = _errors.FieldPathElement("in", 10, 9)
+_RULE_IN_3_INT32 = _errors.FieldPathElement("in", 3, 5)
+_RULE_IN_6_INT64 = _errors.FieldPathElement("in", 6, 3)
+_RULE_IN_7_MESSAGE = _errors.FieldPathElement("in", 7, 11)
+_RULE_IN_8_BYTES = _errors.FieldPathElement("in", 8, 12)
+_RULE_IPV4_11_BOOL = _errors.FieldPathElement("ipv4", 11, 8)
+_RULE_IPV4_15_BOOL = _errors.FieldPathElement("ipv4", 15, 8)
+_RULE_IPV4_PREFIX_30_BOOL = _errors.FieldPathElement("ipv4_prefix", 30, 8)
+_RULE_IPV4_WITH_PREFIXLEN_27_BOOL = _errors.FieldPathElement(
+    "ipv4_with_prefixlen",
+    27,
+    8,
+)
+_RULE_IPV6_12_BOOL = _errors.FieldPathElement("ipv6", 12, 8)
+_RULE_IPV6_16_BOOL = _errors.FieldPathElement("ipv6", 16, 8)
+_RULE_IPV6_PREFIX_31_BOOL = _errors.FieldPathElement("ipv6_prefix", 31, 8)
+_RULE_IPV6_WITH_PREFIXLEN_28_BOOL = _errors.FieldPathElement(
+    "ipv6_with_prefixlen",
+    28,
+    8,
+)
+_RULE_IP_10_BOOL = _errors.FieldPathElement("ip", 10, 8)
+_RULE_IP_14_BOOL = _errors.FieldPathElement("ip", 14, 8)
+_RULE_IP_PREFIX_29_BOOL = _errors.FieldPathElement("ip_prefix", 29, 8)
+_RULE_IP_WITH_PREFIXLEN_26_BOOL = _errors.FieldPathElement("ip_with_prefixlen", 26, 8)
+_RULE_ITEMS_4_MESSAGE = _errors.FieldPathElement("items", 4, 11)
+_RULE_KEYS_4_MESSAGE = _errors.FieldPathElement("keys", 4, 11)
+_RULE_LEN_13_UINT64 = _errors.FieldPathElement("len", 13, 4)
+_RULE_LEN_19_UINT64 = _errors.FieldPathElement("len", 19, 4)
+_RULE_LEN_BYTES_20_UINT64 = _errors.FieldPathElement("len_bytes", 20, 4)
+_RULE_LTE_3_UINT32 = _errors.FieldPathElement("lte", 3, 13)
+_RULE_LTE_3_UINT64 = _errors.FieldPathElement("lte", 3, 4)
+_RULE_LT_2_DOUBLE = _errors.FieldPathElement("lt", 2, 1)
+_RULE_LT_2_SFIXED32 = _errors.FieldPathElement("lt", 2, 15)
+_RULE_LT_2_SINT64 = _errors.FieldPathElement("lt", 2, 18)
+_RULE_LT_NOW_7_BOOL = _errors.FieldPathElement("lt_now", 7, 8)
+_RULE_MAP_19_MESSAGE = _errors.FieldPathElement("map", 19, 11)
+_RULE_MAX_BYTES_5_UINT64 = _errors.FieldPathElement("max_bytes", 5, 4)
+_RULE_MAX_ITEMS_2_UINT64 = _errors.FieldPathElement("max_items", 2, 4)
+_RULE_MAX_LEN_3_UINT64 = _errors.FieldPathElement("max_len", 3, 4)
+_RULE_MAX_PAIRS_2_UINT64 = _errors.FieldPathElement("max_pairs", 2, 4)
+_RULE_MIN_BYTES_4_UINT64 = _errors.FieldPathElement("min_bytes", 4, 4)
+_RULE_MIN_ITEMS_1_UINT64 = _errors.FieldPathElement("min_items", 1, 4)
+_RULE_MIN_LEN_2_UINT64 = _errors.FieldPathElement("min_len", 2, 4)
+_RULE_MIN_PAIRS_1_UINT64 = _errors.FieldPathElement("min_pairs", 1, 4)
+_RULE_NOT_CONTAINS_23_STRING = _errors.FieldPathElement("not_contains", 23, 9)
+_RULE_NOT_IN_11_STRING = _errors.FieldPathElement("not_in", 11, 9)
+_RULE_NOT_IN_4_INT32 = _errors.FieldPathElement("not_in", 4, 5)
+_RULE_NOT_IN_7_SFIXED64 = _errors.FieldPathElement("not_in", 7, 16)
+_RULE_NOT_IN_7_UINT32 = _errors.FieldPathElement("not_in", 7, 13)
+_RULE_NOT_IN_9_BYTES = _errors.FieldPathElement("not_in", 9, 12)
+_RULE_PATTERN_4_STRING = _errors.FieldPathElement("pattern", 4, 9)
+_RULE_PATTERN_6_STRING = _errors.FieldPathElement("pattern", 6, 9)
+_RULE_PREFIX_5_BYTES = _errors.FieldPathElement("prefix", 5, 12)
+_RULE_PREFIX_7_STRING = _errors.FieldPathElement("prefix", 7, 9)
+_RULE_PROTOBUF_DOT_FQN_38_BOOL = _errors.FieldPathElement("protobuf_dot_fqn", 38, 8)
+_RULE_PROTOBUF_FQN_37_BOOL = _errors.FieldPathElement("protobuf_fqn", 37, 8)
+_RULE_REPEATED_18_MESSAGE = _errors.FieldPathElement("repeated", 18, 11)
+_RULE_REQUIRED_25_BOOL = _errors.FieldPathElement("required", 25, 8)
+_RULE_SFIXED32_11_MESSAGE = _errors.FieldPathElement("sfixed32", 11, 11)
+_RULE_SFIXED64_12_MESSAGE = _errors.FieldPathElement("sfixed64", 12, 11)
+_RULE_SINT32_7_MESSAGE = _errors.FieldPathElement("sint32", 7, 11)
+_RULE_SINT64_8_MESSAGE = _errors.FieldPathElement("sint64", 8, 11)
+_RULE_STRING_14_MESSAGE = _errors.FieldPathElement("string", 14, 11)
+_RULE_SUFFIX_6_BYTES = _errors.FieldPathElement("suffix", 6, 12)
+_RULE_SUFFIX_8_STRING = _errors.FieldPathElement("suffix", 8, 9)
+_RULE_TIMESTAMP_22_MESSAGE = _errors.FieldPathElement("timestamp", 22, 11)
+_RULE_TUUID_33_BOOL = _errors.FieldPathElement("tuuid", 33, 8)
+_RULE_UINT32_5_MESSAGE = _errors.FieldPathElement("uint32", 5, 11)
+_RULE_UINT64_6_MESSAGE = _errors.FieldPathElement("uint64", 6, 11)
+_RULE_ULID_35_BOOL = _errors.FieldPathElement("ulid", 35, 8)
+_RULE_UNIQUE_3_BOOL = _errors.FieldPathElement("unique", 3, 8)
+_RULE_URI_17_BOOL = _errors.FieldPathElement("uri", 17, 8)
+_RULE_URI_REF_18_BOOL = _errors.FieldPathElement("uri_ref", 18, 8)
+_RULE_UUID_15_BOOL = _errors.FieldPathElement("uuid", 15, 8)
+_RULE_UUID_22_BOOL = _errors.FieldPathElement("uuid", 22, 8)
+_RULE_VALUES_5_MESSAGE = _errors.FieldPathElement("values", 5, 11)
+_RULE_WELL_KNOWN_REGEX_24_ENUM = _errors.FieldPathElement("well_known_regex", 24, 14)
+_RULE_WITHIN_9_MESSAGE = _errors.FieldPathElement("within", 9, 11)
+_STRINGS_ADDRESS_FIELD = _errors.FieldPathElement("address", 14, 9)
+_STRINGS_AFFIXES_FIELD = _errors.FieldPathElement("affixes", 4, 9)
+_STRINGS_C_FIELD = _errors.FieldPathElement("c", 1, 9)
+_STRINGS_DOT_FQN_FIELD = _errors.FieldPathElement("dot_fqn", 26, 9)
+_STRINGS_EMAIL_FIELD = _errors.FieldPathElement("email", 7, 9)
+_STRINGS_EXACT_FIELD = _errors.FieldPathElement("exact", 3, 9)
+_STRINGS_FQN_FIELD = _errors.FieldPathElement("fqn", 25, 9)
+_STRINGS_HEADER_NAME_FIELD = _errors.FieldPathElement("header_name", 27, 9)
+_STRINGS_HEADER_VALUE_FIELD = _errors.FieldPathElement("header_value", 28, 9)
+_STRINGS_HOSTNAME_FIELD = _errors.FieldPathElement("hostname", 8, 9)
+_STRINGS_HOST_AND_PORT_FIELD = _errors.FieldPathElement("host_and_port", 23, 9)
+_STRINGS_IGNORED_WHEN_EMPTY_FIELD = _errors.FieldPathElement(
+    "ignored_when_empty",
+    30,
+    9,
+)
+_STRINGS_IPV4_FIELD = _errors.FieldPathElement("ipv4", 10, 9)
+_STRINGS_IPV4_PREFIX_FIELD = _errors.FieldPathElement("ipv4_prefix", 21, 9)
+_STRINGS_IPV4_WITH_PREFIXLEN_FIELD = _errors.FieldPathElement(
+    "ipv4_with_prefixlen",
+    18,
+    9,
+)
+_STRINGS_IPV6_FIELD = _errors.FieldPathElement("ipv6", 11, 9)
+_STRINGS_IPV6_PREFIX_FIELD = _errors.FieldPathElement("ipv6_prefix", 22, 9)
+_STRINGS_IPV6_WITH_PREFIXLEN_FIELD = _errors.FieldPathElement(
+    "ipv6_with_prefixlen",
+    19,
+    9,
+)
+_STRINGS_IP_FIELD = _errors.FieldPathElement("ip", 9, 9)
+_STRINGS_IP_PREFIX_FIELD = _errors.FieldPathElement("ip_prefix", 20, 9)
+_STRINGS_IP_WITH_PREFIXLEN_FIELD = _errors.FieldPathElement("ip_with_prefixlen", 17, 9)
+_STRINGS_LISTED_FIELD = _errors.FieldPathElement("listed", 6, 9)
+_STRINGS_LONG_PATTERN_FIELD = _errors.FieldPathElement("long_pattern", 29, 9)
+_STRINGS_PAT_FIELD = _errors.FieldPathElement("pat", 5, 9)
+_STRINGS_SIZED_FIELD = _errors.FieldPathElement("sized", 2, 9)
+_STRINGS_TUUID_FIELD = _errors.FieldPathElement("tuuid", 16, 9)
+_STRINGS_ULID_FIELD = _errors.FieldPathElement("ulid", 24, 9)
+_STRINGS_URI_FIELD = _errors.FieldPathElement("uri", 12, 9)
+_STRINGS_URI_REF_FIELD = _errors.FieldPathElement("uri_ref", 13, 9)
+_STRINGS_UUID_FIELD = _errors.FieldPathElement("uuid", 15, 9)
+_TIMES_AFTER_EPOCH_FIELD = _errors.FieldPathElement("after_epoch", 7, 11)
+_TIMES_EXACT_FIELD = _errors.FieldPathElement("exact", 2, 11)
+_TIMES_FUTURE_FIELD = _errors.FieldPathElement("future", 4, 11)
+_TIMES_LISTED_FIELD = _errors.FieldPathElement("listed", 3, 11)
+_TIMES_PAST_FIELD = _errors.FieldPathElement("past", 5, 11)
+_TIMES_RECENT_FIELD = _errors.FieldPathElement("recent", 6, 11)
+_TIMES_REQUIRED_FIELD = _errors.FieldPathElement("required", 8, 11)
+_TIMES_WITHIN_DAY_FIELD = _errors.FieldPathElement("within_day", 1, 11)
+_USES_SKIPPED_LEAF_FIELD = _errors.FieldPathElement("leaf", 2, 11)
+_USES_SKIPPED_SKIPPED_FIELD = _errors.FieldPathElement("skipped", 1, 11)
 _NUMBERS_F_GT_LT = _errors.Violation(
     "",
     "float.gt_lt",
     "must be greater than 0 and less than 1",
+    (),
+    (_RULE_FLOAT_1_MESSAGE, _RULE_GT_4_FLOAT),
 )
-_NUMBERS_F_FINITE = _errors.Violation("", "float.finite", "must be finite")
+_NUMBERS_F_FINITE = _errors.Violation(
+    "",
+    "float.finite",
+    "must be finite",
+    (),
+    (_RULE_FLOAT_1_MESSAGE, _RULE_FINITE_8_BOOL),
+)
 _NUMBERS_D_GTE_LTE_EXCLUSIVE = _errors.Violation(
     "",
     "double.gte_lte_exclusive",
     "must be greater than or equal to 10 or less than or equal to -10",
+    (),
+    (_RULE_DOUBLE_2_MESSAGE, _RULE_GTE_5_DOUBLE),
 )
-_NUMBERS_I32_CONST = _errors.Violation("", "int32.const", "must equal 7")
+_NUMBERS_I32_CONST = _errors.Violation(
+    "",
+    "int32.const",
+    "must equal 7",
+    (),
+    (_RULE_INT32_3_MESSAGE, _RULE_CONST_1_INT32),
+)
 _NUMBERS_I64_IN_SET = frozenset({1, 2, 3})
-_NUMBERS_I64_IN = _errors.Violation("", "int64.in", "must be in list [1, 2, 3]")
+_NUMBERS_I64_IN = _errors.Violation(
+    "",
+    "int64.in",
+    "must be in list [1, 2, 3]",
+    (),
+    (_RULE_INT64_4_MESSAGE, _RULE_IN_6_INT64),
+)
 _NUMBERS_U32_NOT_IN_SET = frozenset({0})
-_NUMBERS_U32_NOT_IN = _errors.Violation("", "uint32.not_in", "must not be in list [0]")
+_NUMBERS_U32_NOT_IN = _errors.Violation(
+    "",
+    "uint32.not_in",
+    "must not be in list [0]",
+    (),
+    (_RULE_UINT32_5_MESSAGE, _RULE_NOT_IN_7_UINT32),
+)
 _NUMBERS_U64_LTE = _errors.Violation(
     "",
     "uint64.lte",
     "must be less than or equal to 18446744073709551615",
+    (),
+    (_RULE_UINT64_6_MESSAGE, _RULE_LTE_3_UINT64),
 )
-_NUMBERS_S32_GT = _errors.Violation("", "sint32.gt", "must be greater than -5")
-_NUMBERS_S64_LT = _errors.Violation("", "sint64.lt", "must be less than 5")
+_NUMBERS_S32_GT = _errors.Violation(
+    "",
+    "sint32.gt",
+    "must be greater than -5",
+    (),
+    (_RULE_SINT32_7_MESSAGE, _RULE_GT_4_SINT32),
+)
+_NUMBERS_S64_LT = _errors.Violation(
+    "",
+    "sint64.lt",
+    "must be less than 5",
+    (),
+    (_RULE_SINT64_8_MESSAGE, _RULE_LT_2_SINT64),
+)
 _NUMBERS_FX32_GTE = _errors.Violation(
     "",
     "fixed32.gte",
     "must be greater than or equal to 1",
+    (),
+    (_RULE_FIXED32_9_MESSAGE, _RULE_GTE_5_FIXED32),
 )
 _NUMBERS_FX64_GT_LTE = _errors.Violation(
     "",
     "fixed64.gt_lte",
     "must be greater than 1 and less than or equal to 9",
+    (),
+    (_RULE_FIXED64_10_MESSAGE, _RULE_GT_4_FIXED64),
 )
-_NUMBERS_SFX32_LT = _errors.Violation("", "sfixed32.lt", "must be less than 0")
+_NUMBERS_SFX32_LT = _errors.Violation(
+    "",
+    "sfixed32.lt",
+    "must be less than 0",
+    (),
+    (_RULE_SFIXED32_11_MESSAGE, _RULE_LT_2_SFIXED32),
+)
 _NUMBERS_SFX64_NOT_IN_SET = frozenset({1, 2})
 _NUMBERS_SFX64_NOT_IN = _errors.Violation(
     "",
     "sfixed64.not_in",
     "must not be in list [1, 2]",
+    (),
+    (_RULE_SFIXED64_12_MESSAGE, _RULE_NOT_IN_7_SFIXED64),
 )
-_NUMBERS_FLAG_CONST = _errors.Violation("", "bool.const", "must equal true")
+_NUMBERS_FLAG_CONST = _errors.Violation(
+    "",
+    "bool.const",
+    "must equal true",
+    (),
+    (_RULE_BOOL_13_MESSAGE, _RULE_CONST_1_BOOL),
+)
 _NUMBERS_COLOR_DEFINED_ONLY_SET = frozenset({0, 1, 2})
 _NUMBERS_COLOR_DEFINED_ONLY = _errors.Violation(
     "",
     "enum.defined_only",
     "value must be one of the defined enum values",
+    (),
+    (_RULE_ENUM_16_MESSAGE, _RULE_DEFINED_ONLY_2_BOOL),
 )
 _NUMBERS_COLOR_NOT_IN_SET = frozenset({0})
-_NUMBERS_COLOR_NOT_IN = _errors.Violation("", "enum.not_in", "must not be in list [0]")
-_NUMBERS_OTHER_CONST = _errors.Violation("", "enum.const", "must equal 2")
+_NUMBERS_COLOR_NOT_IN = _errors.Violation(
+    "",
+    "enum.not_in",
+    "must not be in list [0]",
+    (),
+    (_RULE_ENUM_16_MESSAGE, _RULE_NOT_IN_4_INT32),
+)
+_NUMBERS_OTHER_CONST = _errors.Violation(
+    "",
+    "enum.const",
+    "must equal 2",
+    (),
+    (_RULE_ENUM_16_MESSAGE, _RULE_CONST_1_INT32),
+)
 _NUMBERS_LISTED_IN_SET = frozenset({1})
-_NUMBERS_LISTED_IN = _errors.Violation("", "enum.in", "must be in list [1]")
-_NUMBERS_MAYBE_GT = _errors.Violation("", "int32.gt", "must be greater than 0")
+_NUMBERS_LISTED_IN = _errors.Violation(
+    "",
+    "enum.in",
+    "must be in list [1]",
+    (),
+    (_RULE_ENUM_16_MESSAGE, _RULE_IN_3_INT32),
+)
+_NUMBERS_MAYBE_GT = _errors.Violation(
+    "",
+    "int32.gt",
+    "must be greater than 0",
+    (),
+    (_RULE_INT32_3_MESSAGE, _RULE_GT_4_INT32),
+)
 _NUMBERS_NAN_OK_LT = _errors.Violation(
     "",
     "double.lt",
     "must be less than 1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+    (),
+    (_RULE_DOUBLE_2_MESSAGE, _RULE_LT_2_DOUBLE),
 )
-_STRINGS_C_CONST = _errors.Violation("", "string.const", "must equal `fixed`")
+_STRINGS_C_CONST = _errors.Violation(
+    "",
+    "string.const",
+    "must equal `fixed`",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_CONST_1_STRING),
+)
 _STRINGS_SIZED_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 1 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
 _STRINGS_SIZED_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 10 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MAX_LEN_3_UINT64),
 )
 _STRINGS_SIZED_MIN_BYTES = _errors.Violation(
     "",
     "string.min_bytes",
     "must be at least 1 bytes",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_BYTES_4_UINT64),
 )
 _STRINGS_SIZED_MAX_BYTES = _errors.Violation(
     "",
     "string.max_bytes",
     "must be at most 40 bytes",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MAX_BYTES_5_UINT64),
 )
-_STRINGS_EXACT_LEN = _errors.Violation("", "string.len", "must be 4 characters")
-_STRINGS_EXACT_LEN_BYTES = _errors.Violation("", "string.len_bytes", "must be 4 bytes")
+_STRINGS_EXACT_LEN = _errors.Violation(
+    "",
+    "string.len",
+    "must be 4 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_LEN_19_UINT64),
+)
+_STRINGS_EXACT_LEN_BYTES = _errors.Violation(
+    "",
+    "string.len_bytes",
+    "must be 4 bytes",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_LEN_BYTES_20_UINT64),
+)
 _STRINGS_AFFIXES_PREFIX = _errors.Violation(
     "",
     "string.prefix",
     "does not have prefix `a`",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_PREFIX_7_STRING),
 )
 _STRINGS_AFFIXES_SUFFIX = _errors.Violation(
     "",
     "string.suffix",
     "does not have suffix `z`",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_SUFFIX_8_STRING),
 )
 _STRINGS_AFFIXES_CONTAINS = _errors.Violation(
     "",
     "string.contains",
     "does not contain substring `m`",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_CONTAINS_9_STRING),
 )
 _STRINGS_AFFIXES_NOT_CONTAINS = _errors.Violation(
     "",
     "string.not_contains",
     "contains substring `x`",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_NOT_CONTAINS_23_STRING),
 )
 _STRINGS_PAT_PATTERN_RE = _checks.regex("^[a-z]+$")
 _STRINGS_PAT_PATTERN = _errors.Violation(
     "",
     "string.pattern",
     "does not match regex pattern `^[a-z]+$`",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_PATTERN_6_STRING),
 )
 _STRINGS_LISTED_IN_SET = frozenset({"a", "b"})
-_STRINGS_LISTED_IN = _errors.Violation("", "string.in", "must be in list [a, b]")
+_STRINGS_LISTED_IN = _errors.Violation(
+    "",
+    "string.in",
+    "must be in list [a, b]",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IN_10_STRING),
+)
 _STRINGS_LISTED_NOT_IN_SET = frozenset({"c"})
 _STRINGS_LISTED_NOT_IN = _errors.Violation(
     "",
     "string.not_in",
     "must not be in list [c]",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_NOT_IN_11_STRING),
 )
 _STRINGS_EMAIL_EMAIL = _errors.Violation(
     "",
     "string.email",
     "must be a valid email address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_EMAIL_12_BOOL),
 )
 _STRINGS_EMAIL_EMAIL_EMPTY = _errors.Violation(
     "",
     "string.email_empty",
     "value is empty, which is not a valid email address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_EMAIL_12_BOOL),
 )
 _STRINGS_HOSTNAME_HOSTNAME = _errors.Violation(
     "",
     "string.hostname",
     "must be a valid hostname",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_HOSTNAME_13_BOOL),
 )
 _STRINGS_HOSTNAME_HOSTNAME_EMPTY = _errors.Violation(
     "",
     "string.hostname_empty",
     "value is empty, which is not a valid hostname",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_HOSTNAME_13_BOOL),
 )
-_STRINGS_IP_IP = _errors.Violation("", "string.ip", "must be a valid IP address")
+_STRINGS_IP_IP = _errors.Violation(
+    "",
+    "string.ip",
+    "must be a valid IP address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IP_14_BOOL),
+)
 _STRINGS_IP_IP_EMPTY = _errors.Violation(
     "",
     "string.ip_empty",
     "value is empty, which is not a valid IP address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IP_14_BOOL),
 )
 _STRINGS_IPV4_IPV4 = _errors.Violation(
     "",
     "string.ipv4",
     "must be a valid IPv4 address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV4_15_BOOL),
 )
 _STRINGS_IPV4_IPV4_EMPTY = _errors.Violation(
     "",
     "string.ipv4_empty",
     "value is empty, which is not a valid IPv4 address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV4_15_BOOL),
 )
 _STRINGS_IPV6_IPV6 = _errors.Violation(
     "",
     "string.ipv6",
     "must be a valid IPv6 address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV6_16_BOOL),
 )
 _STRINGS_IPV6_IPV6_EMPTY = _errors.Violation(
     "",
     "string.ipv6_empty",
     "value is empty, which is not a valid IPv6 address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV6_16_BOOL),
 )
-_STRINGS_URI_URI = _errors.Violation("", "string.uri", "must be a valid URI")
+_STRINGS_URI_URI = _errors.Violation(
+    "",
+    "string.uri",
+    "must be a valid URI",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_URI_17_BOOL),
+)
 _STRINGS_URI_URI_EMPTY = _errors.Violation(
     "",
     "string.uri_empty",
     "value is empty, which is not a valid URI",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_URI_17_BOOL),
 )
 _STRINGS_URI_REF_URI_REF = _errors.Violation(
     "",
     "string.uri_ref",
     "must be a valid URI Reference",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_URI_REF_18_BOOL),
 )
 _STRINGS_ADDRESS_ADDRESS = _errors.Violation(
     "",
     "string.address",
     "must be a valid hostname, or ip address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_ADDRESS_21_BOOL),
 )
 _STRINGS_ADDRESS_ADDRESS_EMPTY = _errors.Violation(
     "",
     "string.address_empty",
     "value is empty, which is not a valid hostname, or ip address",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_ADDRESS_21_BOOL),
 )
-_STRINGS_UUID_UUID = _errors.Violation("", "string.uuid", "must be a valid UUID")
+_STRINGS_UUID_UUID = _errors.Violation(
+    "",
+    "string.uuid",
+    "must be a valid UUID",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_UUID_22_BOOL),
+)
 _STRINGS_UUID_UUID_EMPTY = _errors.Violation(
     "",
     "string.uuid_empty",
     "value is empty, which is not a valid UUID",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_UUID_22_BOOL),
 )
 _STRINGS_TUUID_TUUID = _errors.Violation(
     "",
     "string.tuuid",
     "must be a valid trimmed UUID",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_TUUID_33_BOOL),
 )
 _STRINGS_TUUID_TUUID_EMPTY = _errors.Violation(
     "",
     "string.tuuid_empty",
     "value is empty, which is not a valid trimmed UUID",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_TUUID_33_BOOL),
 )
 _STRINGS_IP_WITH_PREFIXLEN_IP_WITH_PREFIXLEN = _errors.Violation(
     "",
     "string.ip_with_prefixlen",
     "must be a valid IP prefix",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IP_WITH_PREFIXLEN_26_BOOL),
 )
 _STRINGS_IP_WITH_PREFIXLEN_IP_WITH_PREFIXLEN_EMPTY = _errors.Violation(
     "",
     "string.ip_with_prefixlen_empty",
     "value is empty, which is not a valid IP prefix",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IP_WITH_PREFIXLEN_26_BOOL),
 )
 _STRINGS_IPV4_WITH_PREFIXLEN_IPV4_WITH_PREFIXLEN = _errors.Violation(
     "",
     "string.ipv4_with_prefixlen",
     "must be a valid IPv4 address with prefix length",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV4_WITH_PREFIXLEN_27_BOOL),
 )
 _STRINGS_IPV4_WITH_PREFIXLEN_IPV4_WITH_PREFIXLEN_EMPTY = _errors.Violation(
     "",
     "string.ipv4_with_prefixlen_empty",
     "value is empty, which is not a valid IPv4 address with prefix length",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV4_WITH_PREFIXLEN_27_BOOL),
 )
 _STRINGS_IPV6_WITH_PREFIXLEN_IPV6_WITH_PREFIXLEN = _errors.Violation(
     "",
     "string.ipv6_with_prefixlen",
     "must be a valid IPv6 address with prefix length",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV6_WITH_PREFIXLEN_28_BOOL),
 )
 _STRINGS_IPV6_WITH_PREFIXLEN_IPV6_WITH_PREFIXLEN_EMPTY = _errors.Violation(
     "",
     "string.ipv6_with_prefixlen_empty",
     "value is empty, which is not a valid IPv6 address with prefix length",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV6_WITH_PREFIXLEN_28_BOOL),
 )
 _STRINGS_IP_PREFIX_IP_PREFIX = _errors.Violation(
     "",
     "string.ip_prefix",
     "must be a valid IP prefix",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IP_PREFIX_29_BOOL),
 )
 _STRINGS_IP_PREFIX_IP_PREFIX_EMPTY = _errors.Violation(
     "",
     "string.ip_prefix_empty",
     "value is empty, which is not a valid IP prefix",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IP_PREFIX_29_BOOL),
 )
 _STRINGS_IPV4_PREFIX_IPV4_PREFIX = _errors.Violation(
     "",
     "string.ipv4_prefix",
     "must be a valid IPv4 prefix",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV4_PREFIX_30_BOOL),
 )
 _STRINGS_IPV4_PREFIX_IPV4_PREFIX_EMPTY = _errors.Violation(
     "",
     "string.ipv4_prefix_empty",
     "value is empty, which is not a valid IPv4 prefix",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV4_PREFIX_30_BOOL),
 )
 _STRINGS_IPV6_PREFIX_IPV6_PREFIX = _errors.Violation(
     "",
     "string.ipv6_prefix",
     "must be a valid IPv6 prefix",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV6_PREFIX_31_BOOL),
 )
 _STRINGS_IPV6_PREFIX_IPV6_PREFIX_EMPTY = _errors.Violation(
     "",
     "string.ipv6_prefix_empty",
     "value is empty, which is not a valid IPv6 prefix",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_IPV6_PREFIX_31_BOOL),
 )
 _STRINGS_HOST_AND_PORT_HOST_AND_PORT = _errors.Violation(
     "",
     "string.host_and_port",
     "must be a valid host (hostname or IP address) and port pair",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_HOST_AND_PORT_32_BOOL),
 )
 _STRINGS_HOST_AND_PORT_HOST_AND_PORT_EMPTY = _errors.Violation(
     "",
     "string.host_and_port_empty",
     "value is empty, which is not a valid host and port pair",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_HOST_AND_PORT_32_BOOL),
 )
-_STRINGS_ULID_ULID = _errors.Violation("", "string.ulid", "must be a valid ULID")
+_STRINGS_ULID_ULID = _errors.Violation(
+    "",
+    "string.ulid",
+    "must be a valid ULID",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_ULID_35_BOOL),
+)
 _STRINGS_ULID_ULID_EMPTY = _errors.Violation(
     "",
     "string.ulid_empty",
     "value is empty, which is not a valid ULID",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_ULID_35_BOOL),
 )
 _STRINGS_FQN_PROTOBUF_FQN = _errors.Violation(
     "",
     "string.protobuf_fqn",
     "must be a valid fully-qualified Protobuf name",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_PROTOBUF_FQN_37_BOOL),
 )
 _STRINGS_FQN_PROTOBUF_FQN_EMPTY = _errors.Violation(
     "",
     "string.protobuf_fqn_empty",
     "value is empty, which is not a valid fully-qualified Protobuf name",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_PROTOBUF_FQN_37_BOOL),
 )
 _STRINGS_DOT_FQN_PROTOBUF_DOT_FQN = _errors.Violation(
     "",
     "string.protobuf_dot_fqn",
     "must be a valid fully-qualified Protobuf name with a leading dot",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_PROTOBUF_DOT_FQN_38_BOOL),
 )
 _STRINGS_DOT_FQN_PROTOBUF_DOT_FQN_EMPTY = _errors.Violation(
     "",
     "string.protobuf_dot_fqn_empty",
     "value is empty, which is not a valid fully-qualified Protobuf name with a leading dot",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_PROTOBUF_DOT_FQN_38_BOOL),
 )
 _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME_RE = _checks.regex(
     "^:?[0-9a-zA-Z!#$%&\\'*+-.^_|~\\x60]+$",
@@ -313,11 +751,15 @@ _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME = _errors.Violation(
     "",
     "string.well_known_regex.header_name",
     "must be a valid HTTP header name",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_WELL_KNOWN_REGEX_24_ENUM),
 )
 _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME_EMPTY = _errors.Violation(
     "",
     "string.well_known_regex.header_name_empty",
     "value is empty, which is not a valid HTTP header name",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_WELL_KNOWN_REGEX_24_ENUM),
 )
 _STRINGS_HEADER_VALUE_WELL_KNOWN_REGEX_HEADER_VALUE_RE = _checks.regex(
     "^[^\\x00\\x0A\\x0D]*$",
@@ -326,6 +768,8 @@ _STRINGS_HEADER_VALUE_WELL_KNOWN_REGEX_HEADER_VALUE = _errors.Violation(
     "",
     "string.well_known_regex.header_value",
     "must be a valid HTTP header value",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_WELL_KNOWN_REGEX_24_ENUM),
 )
 _STRINGS_LONG_PATTERN_PATTERN_RE = _checks.regex(
     "^(?:[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@example\\.com$",
@@ -334,96 +778,222 @@ _STRINGS_LONG_PATTERN_PATTERN = _errors.Violation(
     "",
     "string.pattern",
     "does not match regex pattern `^(?:[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*)@example\\.com$`",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_PATTERN_6_STRING),
 )
 _STRINGS_IGNORED_WHEN_EMPTY_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 5 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
-_BYTES_C_CONST = _errors.Violation("", "bytes.const", "must be 00ff")
+_BYTES_C_CONST = _errors.Violation(
+    "",
+    "bytes.const",
+    "must be 00ff",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_CONST_1_BYTES),
+)
 _BYTES_SIZED_MIN_LEN = _errors.Violation(
     "",
     "bytes.min_len",
     "must be at least 1 bytes",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
-_BYTES_SIZED_MAX_LEN = _errors.Violation("", "bytes.max_len", "must be at most 8 bytes")
-_BYTES_EXACT_LEN = _errors.Violation("", "bytes.len", "must be 16 bytes")
-_BYTES_AFFIXES_PREFIX = _errors.Violation("", "bytes.prefix", "does not have prefix 01")
-_BYTES_AFFIXES_SUFFIX = _errors.Violation("", "bytes.suffix", "does not have suffix 7a")
-_BYTES_AFFIXES_CONTAINS = _errors.Violation("", "bytes.contains", "does not contain 22")
+_BYTES_SIZED_MAX_LEN = _errors.Violation(
+    "",
+    "bytes.max_len",
+    "must be at most 8 bytes",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_MAX_LEN_3_UINT64),
+)
+_BYTES_EXACT_LEN = _errors.Violation(
+    "",
+    "bytes.len",
+    "must be 16 bytes",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_LEN_13_UINT64),
+)
+_BYTES_AFFIXES_PREFIX = _errors.Violation(
+    "",
+    "bytes.prefix",
+    "does not have prefix 01",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_PREFIX_5_BYTES),
+)
+_BYTES_AFFIXES_SUFFIX = _errors.Violation(
+    "",
+    "bytes.suffix",
+    "does not have suffix 7a",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_SUFFIX_6_BYTES),
+)
+_BYTES_AFFIXES_CONTAINS = _errors.Violation(
+    "",
+    "bytes.contains",
+    "does not contain 22",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_CONTAINS_7_BYTES),
+)
 _BYTES_PAT_PATTERN_RE = _checks.regex("^[a-f]*$")
 _BYTES_PAT_PATTERN = _errors.Violation(
     "",
     "bytes.pattern",
     "must match regex pattern `^[a-f]*$`",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_PATTERN_4_STRING),
 )
 _BYTES_LISTED_IN_SET = frozenset({b"a", b"b\x5c"})
-_BYTES_LISTED_IN = _errors.Violation("", "bytes.in", "must be in list [a, b\\]")
+_BYTES_LISTED_IN = _errors.Violation(
+    "",
+    "bytes.in",
+    "must be in list [a, b\\]",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_IN_8_BYTES),
+)
 _BYTES_LISTED_NOT_IN_SET = frozenset({b"c"})
-_BYTES_LISTED_NOT_IN = _errors.Violation("", "bytes.not_in", "must not be in list [c]")
-_BYTES_IP_IP = _errors.Violation("", "bytes.ip", "must be a valid IP address")
+_BYTES_LISTED_NOT_IN = _errors.Violation(
+    "",
+    "bytes.not_in",
+    "must not be in list [c]",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_NOT_IN_9_BYTES),
+)
+_BYTES_IP_IP = _errors.Violation(
+    "",
+    "bytes.ip",
+    "must be a valid IP address",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_IP_10_BOOL),
+)
 _BYTES_IP_IP_EMPTY = _errors.Violation(
     "",
     "bytes.ip_empty",
     "value is empty, which is not a valid IP address",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_IP_10_BOOL),
 )
-_BYTES_IPV4_IPV4 = _errors.Violation("", "bytes.ipv4", "must be a valid IPv4 address")
+_BYTES_IPV4_IPV4 = _errors.Violation(
+    "",
+    "bytes.ipv4",
+    "must be a valid IPv4 address",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_IPV4_11_BOOL),
+)
 _BYTES_IPV4_IPV4_EMPTY = _errors.Violation(
     "",
     "bytes.ipv4_empty",
     "value is empty, which is not a valid IPv4 address",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_IPV4_11_BOOL),
 )
-_BYTES_IPV6_IPV6 = _errors.Violation("", "bytes.ipv6", "must be a valid IPv6 address")
+_BYTES_IPV6_IPV6 = _errors.Violation(
+    "",
+    "bytes.ipv6",
+    "must be a valid IPv6 address",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_IPV6_12_BOOL),
+)
 _BYTES_IPV6_IPV6_EMPTY = _errors.Violation(
     "",
     "bytes.ipv6_empty",
     "value is empty, which is not a valid IPv6 address",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_IPV6_12_BOOL),
 )
-_BYTES_UUID_UUID = _errors.Violation("", "bytes.uuid", "must be a valid UUID")
+_BYTES_UUID_UUID = _errors.Violation(
+    "",
+    "bytes.uuid",
+    "must be a valid UUID",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_UUID_15_BOOL),
+)
 _BYTES_UUID_UUID_EMPTY = _errors.Violation(
     "",
     "bytes.uuid_empty",
     "value is empty, which is not a valid UUID",
+    (),
+    (_RULE_BYTES_15_MESSAGE, _RULE_UUID_15_BOOL),
 )
 _TIMES_WITHIN_DAY_GT_LTE = _errors.Violation(
     "",
     "duration.gt_lte",
     "must be greater than 0s and less than or equal to 86400s",
+    (),
+    (_RULE_DURATION_21_MESSAGE, _RULE_GT_5_MESSAGE),
 )
-_TIMES_EXACT_CONST = _errors.Violation("", "duration.const", "must equal 1.5s")
+_TIMES_EXACT_CONST = _errors.Violation(
+    "",
+    "duration.const",
+    "must equal 1.5s",
+    (),
+    (_RULE_DURATION_21_MESSAGE, _RULE_CONST_2_MESSAGE),
+)
 _TIMES_LISTED_IN_SET = frozenset({1000000000, 2000000000})
-_TIMES_LISTED_IN = _errors.Violation("", "duration.in", "must be in list [1s, 2s]")
+_TIMES_LISTED_IN = _errors.Violation(
+    "",
+    "duration.in",
+    "must be in list [1s, 2s]",
+    (),
+    (_RULE_DURATION_21_MESSAGE, _RULE_IN_7_MESSAGE),
+)
 _TIMES_FUTURE_GT_NOW = _errors.Violation(
     "",
     "timestamp.gt_now",
     "must be greater than now",
+    (),
+    (_RULE_TIMESTAMP_22_MESSAGE, _RULE_GT_NOW_8_BOOL),
 )
-_TIMES_PAST_LT_NOW = _errors.Violation("", "timestamp.lt_now", "must be less than now")
+_TIMES_PAST_LT_NOW = _errors.Violation(
+    "",
+    "timestamp.lt_now",
+    "must be less than now",
+    (),
+    (_RULE_TIMESTAMP_22_MESSAGE, _RULE_LT_NOW_7_BOOL),
+)
 _TIMES_RECENT_WITHIN = _errors.Violation(
     "",
     "timestamp.within",
     "must be within 60s of now",
+    (),
+    (_RULE_TIMESTAMP_22_MESSAGE, _RULE_WITHIN_9_MESSAGE),
 )
 _TIMES_AFTER_EPOCH_GT = _errors.Violation(
     "",
     "timestamp.gt",
     "must be greater than 1970-01-01T00:00:00Z",
+    (),
+    (_RULE_TIMESTAMP_22_MESSAGE, _RULE_GT_5_MESSAGE),
 )
-_TIMES_REQUIRED_REQUIRED = _errors.Violation("", "required", "value is required")
+_TIMES_REQUIRED_REQUIRED = _errors.Violation(
+    "",
+    "required",
+    "value is required",
+    (),
+    (_RULE_REQUIRED_25_BOOL,),
+)
 _LEAF_NAME_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 1 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
 _LEAF_NAME_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 8 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MAX_LEN_3_UINT64),
 )
 _LEAF_COUNT_LTE = _errors.Violation(
     "",
     "uint32.lte",
     "must be less than or equal to 10",
+    (),
+    (_RULE_UINT32_5_MESSAGE, _RULE_LTE_3_UINT32),
 )
 _COLLECTIONS_CHOICE_REQUIRED = _errors.Violation(
     "",
@@ -434,77 +1004,161 @@ _COLLECTIONS_TAGS_MIN_ITEMS = _errors.Violation(
     "",
     "repeated.min_items",
     "must contain at least 1 item(s)",
+    (),
+    (_RULE_REPEATED_18_MESSAGE, _RULE_MIN_ITEMS_1_UINT64),
 )
 _COLLECTIONS_TAGS_MAX_ITEMS = _errors.Violation(
     "",
     "repeated.max_items",
     "must contain no more than 5 item(s)",
+    (),
+    (_RULE_REPEATED_18_MESSAGE, _RULE_MAX_ITEMS_2_UINT64),
 )
 _COLLECTIONS_TAGS_UNIQUE = _errors.Violation(
     "",
     "repeated.unique",
     "repeated value must contain unique items",
+    (),
+    (_RULE_REPEATED_18_MESSAGE, _RULE_UNIQUE_3_BOOL),
 )
 _COLLECTIONS_TAGS_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 2 characters",
+    (),
+    (
+        _RULE_REPEATED_18_MESSAGE,
+        _RULE_ITEMS_4_MESSAGE,
+        _RULE_STRING_14_MESSAGE,
+        _RULE_MIN_LEN_2_UINT64,
+    ),
 )
 _COLLECTIONS_LEAVES_MAX_ITEMS = _errors.Violation(
     "",
     "repeated.max_items",
     "must contain no more than 100 item(s)",
+    (),
+    (_RULE_REPEATED_18_MESSAGE, _RULE_MAX_ITEMS_2_UINT64),
 )
 _COLLECTIONS_SCORES_MIN_PAIRS = _errors.Violation(
     "",
     "map.min_pairs",
     "map must be at least 1 entries",
+    (),
+    (_RULE_MAP_19_MESSAGE, _RULE_MIN_PAIRS_1_UINT64),
 )
 _COLLECTIONS_SCORES_MAX_PAIRS = _errors.Violation(
     "",
     "map.max_pairs",
     "map must be at most 3 entries",
+    (),
+    (_RULE_MAP_19_MESSAGE, _RULE_MAX_PAIRS_2_UINT64),
 )
 _COLLECTIONS_SCORES_KEYS_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 1 characters",
+    (),
+    (
+        _RULE_MAP_19_MESSAGE,
+        _RULE_KEYS_4_MESSAGE,
+        _RULE_STRING_14_MESSAGE,
+        _RULE_MIN_LEN_2_UINT64,
+    ),
+    True,
 )
 _COLLECTIONS_SCORES_VALUES_GTE = _errors.Violation(
     "",
     "int32.gte",
     "must be greater than or equal to 0",
+    (),
+    (
+        _RULE_MAP_19_MESSAGE,
+        _RULE_VALUES_5_MESSAGE,
+        _RULE_INT32_3_MESSAGE,
+        _RULE_GTE_5_INT32,
+    ),
 )
-_COLLECTIONS_BY_ID_KEYS_GT = _errors.Violation("", "int64.gt", "must be greater than 0")
+_COLLECTIONS_BY_ID_KEYS_GT = _errors.Violation(
+    "",
+    "int64.gt",
+    "must be greater than 0",
+    (),
+    (
+        _RULE_MAP_19_MESSAGE,
+        _RULE_KEYS_4_MESSAGE,
+        _RULE_INT64_4_MESSAGE,
+        _RULE_GT_4_INT64,
+    ),
+    True,
+)
 _COLLECTIONS_FLAGS_VALUES_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 3 characters",
+    (),
+    (
+        _RULE_MAP_19_MESSAGE,
+        _RULE_VALUES_5_MESSAGE,
+        _RULE_STRING_14_MESSAGE,
+        _RULE_MAX_LEN_3_UINT64,
+    ),
 )
-_COLLECTIONS_SINGLE_REQUIRED = _errors.Violation("", "required", "value is required")
+_COLLECTIONS_SINGLE_REQUIRED = _errors.Violation(
+    "",
+    "required",
+    "value is required",
+    (),
+    (_RULE_REQUIRED_25_BOOL,),
+)
 _COLLECTIONS_TEXT_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 1 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
-_COLLECTIONS_IDS_REQUIRED = _errors.Violation("", "required", "value is required")
+_COLLECTIONS_IDS_REQUIRED = _errors.Violation(
+    "",
+    "required",
+    "value is required",
+    (),
+    (_RULE_REQUIRED_25_BOOL,),
+)
 _COLLECTIONS_IDS_UNIQUE = _errors.Violation(
     "",
     "repeated.unique",
     "repeated value must contain unique items",
+    (),
+    (_RULE_REPEATED_18_MESSAGE, _RULE_UNIQUE_3_BOOL),
 )
 _COLLECTIONS_COLORS_DEFINED_ONLY_SET = frozenset({0, 1, 2})
 _COLLECTIONS_COLORS_DEFINED_ONLY = _errors.Violation(
     "",
     "enum.defined_only",
     "value must be one of the defined enum values",
+    (),
+    (
+        _RULE_REPEATED_18_MESSAGE,
+        _RULE_ITEMS_4_MESSAGE,
+        _RULE_ENUM_16_MESSAGE,
+        _RULE_DEFINED_ONLY_2_BOOL,
+    ),
 )
 _COLLECTIONS_OPTIONAL_NAME_REQUIRED = _errors.Violation(
     "",
     "required",
     "value is required",
+    (),
+    (_RULE_REQUIRED_25_BOOL,),
 )
-_COLLECTIONS_RATIO_REQUIRED = _errors.Violation("", "required", "value is required")
+_COLLECTIONS_RATIO_REQUIRED = _errors.Violation(
+    "",
+    "required",
+    "value is required",
+    (),
+    (_RULE_REQUIRED_25_BOOL,),
+)
 
 
 def validate_Numbers(m: _pb2.Numbers) -> list[_errors.Violation]:
@@ -512,63 +1166,65 @@ def validate_Numbers(m: _pb2.Numbers) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = m.f
     if not 0.0 < v0 < 1.0:
-        out.append(_checks.at("f", _NUMBERS_F_GT_LT))
+        out.append(_checks.at("f", _NUMBERS_F_GT_LT, _NUMBERS_F_FIELD))
     if not _checks.is_finite(v0):
-        out.append(_checks.at("f", _NUMBERS_F_FINITE))
+        out.append(_checks.at("f", _NUMBERS_F_FINITE, _NUMBERS_F_FIELD))
     v1 = m.d
     if not (v1 <= -10.0 or v1 >= 10.0):
-        out.append(_checks.at("d", _NUMBERS_D_GTE_LTE_EXCLUSIVE))
+        out.append(_checks.at("d", _NUMBERS_D_GTE_LTE_EXCLUSIVE, _NUMBERS_D_FIELD))
     v2 = m.i32
     if v2 != 7:
-        out.append(_checks.at("i32", _NUMBERS_I32_CONST))
+        out.append(_checks.at("i32", _NUMBERS_I32_CONST, _NUMBERS_I32_FIELD))
     v3 = m.i64
     if v3 not in _NUMBERS_I64_IN_SET:
-        out.append(_checks.at("i64", _NUMBERS_I64_IN))
+        out.append(_checks.at("i64", _NUMBERS_I64_IN, _NUMBERS_I64_FIELD))
     v4 = m.u32
     if v4 in _NUMBERS_U32_NOT_IN_SET:
-        out.append(_checks.at("u32", _NUMBERS_U32_NOT_IN))
+        out.append(_checks.at("u32", _NUMBERS_U32_NOT_IN, _NUMBERS_U32_FIELD))
     v5 = m.u64
     if not v5 <= 18446744073709551615:
-        out.append(_checks.at("u64", _NUMBERS_U64_LTE))
+        out.append(_checks.at("u64", _NUMBERS_U64_LTE, _NUMBERS_U64_FIELD))
     v6 = m.s32
     if not v6 > -5:
-        out.append(_checks.at("s32", _NUMBERS_S32_GT))
+        out.append(_checks.at("s32", _NUMBERS_S32_GT, _NUMBERS_S32_FIELD))
     v7 = m.s64
     if not v7 < 5:
-        out.append(_checks.at("s64", _NUMBERS_S64_LT))
+        out.append(_checks.at("s64", _NUMBERS_S64_LT, _NUMBERS_S64_FIELD))
     v8 = m.fx32
     if not v8 >= 1:
-        out.append(_checks.at("fx32", _NUMBERS_FX32_GTE))
+        out.append(_checks.at("fx32", _NUMBERS_FX32_GTE, _NUMBERS_FX32_FIELD))
     v9 = m.fx64
     if not 1 < v9 <= 9:
-        out.append(_checks.at("fx64", _NUMBERS_FX64_GT_LTE))
+        out.append(_checks.at("fx64", _NUMBERS_FX64_GT_LTE, _NUMBERS_FX64_FIELD))
     v10 = m.sfx32
     if not v10 < 0:
-        out.append(_checks.at("sfx32", _NUMBERS_SFX32_LT))
+        out.append(_checks.at("sfx32", _NUMBERS_SFX32_LT, _NUMBERS_SFX32_FIELD))
     v11 = m.sfx64
     if v11 in _NUMBERS_SFX64_NOT_IN_SET:
-        out.append(_checks.at("sfx64", _NUMBERS_SFX64_NOT_IN))
+        out.append(_checks.at("sfx64", _NUMBERS_SFX64_NOT_IN, _NUMBERS_SFX64_FIELD))
     v12 = m.flag
     if v12 != True:
-        out.append(_checks.at("flag", _NUMBERS_FLAG_CONST))
+        out.append(_checks.at("flag", _NUMBERS_FLAG_CONST, _NUMBERS_FLAG_FIELD))
     v13 = m.color
     if v13 not in _NUMBERS_COLOR_DEFINED_ONLY_SET:
-        out.append(_checks.at("color", _NUMBERS_COLOR_DEFINED_ONLY))
+        out.append(
+            _checks.at("color", _NUMBERS_COLOR_DEFINED_ONLY, _NUMBERS_COLOR_FIELD)
+        )
     if v13 in _NUMBERS_COLOR_NOT_IN_SET:
-        out.append(_checks.at("color", _NUMBERS_COLOR_NOT_IN))
+        out.append(_checks.at("color", _NUMBERS_COLOR_NOT_IN, _NUMBERS_COLOR_FIELD))
     v14 = m.other
     if v14 != 2:
-        out.append(_checks.at("other", _NUMBERS_OTHER_CONST))
+        out.append(_checks.at("other", _NUMBERS_OTHER_CONST, _NUMBERS_OTHER_FIELD))
     v15 = m.listed
     if v15 not in _NUMBERS_LISTED_IN_SET:
-        out.append(_checks.at("listed", _NUMBERS_LISTED_IN))
+        out.append(_checks.at("listed", _NUMBERS_LISTED_IN, _NUMBERS_LISTED_FIELD))
     if m.HasField("maybe"):
         v16 = m.maybe
         if not v16 > 0:
-            out.append(_checks.at("maybe", _NUMBERS_MAYBE_GT))
+            out.append(_checks.at("maybe", _NUMBERS_MAYBE_GT, _NUMBERS_MAYBE_FIELD))
     v17 = m.nan_ok
     if not v17 < 1e300:
-        out.append(_checks.at("nan_ok", _NUMBERS_NAN_OK_LT))
+        out.append(_checks.at("nan_ok", _NUMBERS_NAN_OK_LT, _NUMBERS_NAN_OK_FIELD))
     return out
 
 
@@ -577,98 +1233,128 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = m.c
     if v0 != "fixed":
-        out.append(_checks.at("c", _STRINGS_C_CONST))
+        out.append(_checks.at("c", _STRINGS_C_CONST, _STRINGS_C_FIELD))
     v1 = m.sized
     size1 = len(v1)
     if size1 < 1:
-        out.append(_checks.at("sized", _STRINGS_SIZED_MIN_LEN))
+        out.append(_checks.at("sized", _STRINGS_SIZED_MIN_LEN, _STRINGS_SIZED_FIELD))
     if size1 > 10:
-        out.append(_checks.at("sized", _STRINGS_SIZED_MAX_LEN))
+        out.append(_checks.at("sized", _STRINGS_SIZED_MAX_LEN, _STRINGS_SIZED_FIELD))
     if len(v1.encode()) < 1:
-        out.append(_checks.at("sized", _STRINGS_SIZED_MIN_BYTES))
+        out.append(_checks.at("sized", _STRINGS_SIZED_MIN_BYTES, _STRINGS_SIZED_FIELD))
     if len(v1.encode()) > 40:
-        out.append(_checks.at("sized", _STRINGS_SIZED_MAX_BYTES))
+        out.append(_checks.at("sized", _STRINGS_SIZED_MAX_BYTES, _STRINGS_SIZED_FIELD))
     v2 = m.exact
     if len(v2) != 4:
-        out.append(_checks.at("exact", _STRINGS_EXACT_LEN))
+        out.append(_checks.at("exact", _STRINGS_EXACT_LEN, _STRINGS_EXACT_FIELD))
     if len(v2.encode()) != 4:
-        out.append(_checks.at("exact", _STRINGS_EXACT_LEN_BYTES))
+        out.append(_checks.at("exact", _STRINGS_EXACT_LEN_BYTES, _STRINGS_EXACT_FIELD))
     v3 = m.affixes
     if not v3.startswith("a"):
-        out.append(_checks.at("affixes", _STRINGS_AFFIXES_PREFIX))
+        out.append(
+            _checks.at("affixes", _STRINGS_AFFIXES_PREFIX, _STRINGS_AFFIXES_FIELD)
+        )
     if not v3.endswith("z"):
-        out.append(_checks.at("affixes", _STRINGS_AFFIXES_SUFFIX))
+        out.append(
+            _checks.at("affixes", _STRINGS_AFFIXES_SUFFIX, _STRINGS_AFFIXES_FIELD)
+        )
     if "m" not in v3:
-        out.append(_checks.at("affixes", _STRINGS_AFFIXES_CONTAINS))
+        out.append(
+            _checks.at("affixes", _STRINGS_AFFIXES_CONTAINS, _STRINGS_AFFIXES_FIELD)
+        )
     if "x" in v3:
-        out.append(_checks.at("affixes", _STRINGS_AFFIXES_NOT_CONTAINS))
+        out.append(
+            _checks.at("affixes", _STRINGS_AFFIXES_NOT_CONTAINS, _STRINGS_AFFIXES_FIELD)
+        )
     v4 = m.pat
     if not _STRINGS_PAT_PATTERN_RE.found(v4):
-        out.append(_checks.at("pat", _STRINGS_PAT_PATTERN))
+        out.append(_checks.at("pat", _STRINGS_PAT_PATTERN, _STRINGS_PAT_FIELD))
     v5 = m.listed
     if v5 not in _STRINGS_LISTED_IN_SET:
-        out.append(_checks.at("listed", _STRINGS_LISTED_IN))
+        out.append(_checks.at("listed", _STRINGS_LISTED_IN, _STRINGS_LISTED_FIELD))
     if v5 in _STRINGS_LISTED_NOT_IN_SET:
-        out.append(_checks.at("listed", _STRINGS_LISTED_NOT_IN))
+        out.append(_checks.at("listed", _STRINGS_LISTED_NOT_IN, _STRINGS_LISTED_FIELD))
     v6 = m.email
     if not v6:
-        out.append(_checks.at("email", _STRINGS_EMAIL_EMAIL_EMPTY))
+        out.append(
+            _checks.at("email", _STRINGS_EMAIL_EMAIL_EMPTY, _STRINGS_EMAIL_FIELD)
+        )
     elif not _checks.is_email(v6):
-        out.append(_checks.at("email", _STRINGS_EMAIL_EMAIL))
+        out.append(_checks.at("email", _STRINGS_EMAIL_EMAIL, _STRINGS_EMAIL_FIELD))
     v7 = m.hostname
     if not v7:
-        out.append(_checks.at("hostname", _STRINGS_HOSTNAME_HOSTNAME_EMPTY))
+        out.append(
+            _checks.at(
+                "hostname", _STRINGS_HOSTNAME_HOSTNAME_EMPTY, _STRINGS_HOSTNAME_FIELD
+            )
+        )
     elif not _checks.is_hostname(v7):
-        out.append(_checks.at("hostname", _STRINGS_HOSTNAME_HOSTNAME))
+        out.append(
+            _checks.at("hostname", _STRINGS_HOSTNAME_HOSTNAME, _STRINGS_HOSTNAME_FIELD)
+        )
     v8 = m.ip
     if not v8:
-        out.append(_checks.at("ip", _STRINGS_IP_IP_EMPTY))
+        out.append(_checks.at("ip", _STRINGS_IP_IP_EMPTY, _STRINGS_IP_FIELD))
     elif not _checks.is_ip(v8):
-        out.append(_checks.at("ip", _STRINGS_IP_IP))
+        out.append(_checks.at("ip", _STRINGS_IP_IP, _STRINGS_IP_FIELD))
     v9 = m.ipv4
     if not v9:
-        out.append(_checks.at("ipv4", _STRINGS_IPV4_IPV4_EMPTY))
+        out.append(_checks.at("ipv4", _STRINGS_IPV4_IPV4_EMPTY, _STRINGS_IPV4_FIELD))
     elif not _checks.is_ip(v9, 4):
-        out.append(_checks.at("ipv4", _STRINGS_IPV4_IPV4))
+        out.append(_checks.at("ipv4", _STRINGS_IPV4_IPV4, _STRINGS_IPV4_FIELD))
     v10 = m.ipv6
     if not v10:
-        out.append(_checks.at("ipv6", _STRINGS_IPV6_IPV6_EMPTY))
+        out.append(_checks.at("ipv6", _STRINGS_IPV6_IPV6_EMPTY, _STRINGS_IPV6_FIELD))
     elif not _checks.is_ip(v10, 6):
-        out.append(_checks.at("ipv6", _STRINGS_IPV6_IPV6))
+        out.append(_checks.at("ipv6", _STRINGS_IPV6_IPV6, _STRINGS_IPV6_FIELD))
     v11 = m.uri
     if not v11:
-        out.append(_checks.at("uri", _STRINGS_URI_URI_EMPTY))
+        out.append(_checks.at("uri", _STRINGS_URI_URI_EMPTY, _STRINGS_URI_FIELD))
     elif not _checks.is_uri(v11):
-        out.append(_checks.at("uri", _STRINGS_URI_URI))
+        out.append(_checks.at("uri", _STRINGS_URI_URI, _STRINGS_URI_FIELD))
     v12 = m.uri_ref
     if not _checks.is_uri_ref(v12):
-        out.append(_checks.at("uri_ref", _STRINGS_URI_REF_URI_REF))
+        out.append(
+            _checks.at("uri_ref", _STRINGS_URI_REF_URI_REF, _STRINGS_URI_REF_FIELD)
+        )
     v13 = m.address
     if not v13:
-        out.append(_checks.at("address", _STRINGS_ADDRESS_ADDRESS_EMPTY))
+        out.append(
+            _checks.at(
+                "address", _STRINGS_ADDRESS_ADDRESS_EMPTY, _STRINGS_ADDRESS_FIELD
+            )
+        )
     elif not _checks.is_address(v13):
-        out.append(_checks.at("address", _STRINGS_ADDRESS_ADDRESS))
+        out.append(
+            _checks.at("address", _STRINGS_ADDRESS_ADDRESS, _STRINGS_ADDRESS_FIELD)
+        )
     v14 = m.uuid
     if not v14:
-        out.append(_checks.at("uuid", _STRINGS_UUID_UUID_EMPTY))
+        out.append(_checks.at("uuid", _STRINGS_UUID_UUID_EMPTY, _STRINGS_UUID_FIELD))
     elif not _checks.is_uuid(v14):
-        out.append(_checks.at("uuid", _STRINGS_UUID_UUID))
+        out.append(_checks.at("uuid", _STRINGS_UUID_UUID, _STRINGS_UUID_FIELD))
     v15 = m.tuuid
     if not v15:
-        out.append(_checks.at("tuuid", _STRINGS_TUUID_TUUID_EMPTY))
+        out.append(
+            _checks.at("tuuid", _STRINGS_TUUID_TUUID_EMPTY, _STRINGS_TUUID_FIELD)
+        )
     elif not _checks.is_tuuid(v15):
-        out.append(_checks.at("tuuid", _STRINGS_TUUID_TUUID))
+        out.append(_checks.at("tuuid", _STRINGS_TUUID_TUUID, _STRINGS_TUUID_FIELD))
     v16 = m.ip_with_prefixlen
     if not v16:
         out.append(
             _checks.at(
-                "ip_with_prefixlen", _STRINGS_IP_WITH_PREFIXLEN_IP_WITH_PREFIXLEN_EMPTY
+                "ip_with_prefixlen",
+                _STRINGS_IP_WITH_PREFIXLEN_IP_WITH_PREFIXLEN_EMPTY,
+                _STRINGS_IP_WITH_PREFIXLEN_FIELD,
             )
         )
     elif not _checks.is_ip_prefix(v16):
         out.append(
             _checks.at(
-                "ip_with_prefixlen", _STRINGS_IP_WITH_PREFIXLEN_IP_WITH_PREFIXLEN
+                "ip_with_prefixlen",
+                _STRINGS_IP_WITH_PREFIXLEN_IP_WITH_PREFIXLEN,
+                _STRINGS_IP_WITH_PREFIXLEN_FIELD,
             )
         )
     v17 = m.ipv4_with_prefixlen
@@ -677,12 +1363,15 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
             _checks.at(
                 "ipv4_with_prefixlen",
                 _STRINGS_IPV4_WITH_PREFIXLEN_IPV4_WITH_PREFIXLEN_EMPTY,
+                _STRINGS_IPV4_WITH_PREFIXLEN_FIELD,
             )
         )
     elif not _checks.is_ip_prefix(v17, 4):
         out.append(
             _checks.at(
-                "ipv4_with_prefixlen", _STRINGS_IPV4_WITH_PREFIXLEN_IPV4_WITH_PREFIXLEN
+                "ipv4_with_prefixlen",
+                _STRINGS_IPV4_WITH_PREFIXLEN_IPV4_WITH_PREFIXLEN,
+                _STRINGS_IPV4_WITH_PREFIXLEN_FIELD,
             )
         )
     v18 = m.ipv6_with_prefixlen
@@ -691,77 +1380,154 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
             _checks.at(
                 "ipv6_with_prefixlen",
                 _STRINGS_IPV6_WITH_PREFIXLEN_IPV6_WITH_PREFIXLEN_EMPTY,
+                _STRINGS_IPV6_WITH_PREFIXLEN_FIELD,
             )
         )
     elif not _checks.is_ip_prefix(v18, 6):
         out.append(
             _checks.at(
-                "ipv6_with_prefixlen", _STRINGS_IPV6_WITH_PREFIXLEN_IPV6_WITH_PREFIXLEN
+                "ipv6_with_prefixlen",
+                _STRINGS_IPV6_WITH_PREFIXLEN_IPV6_WITH_PREFIXLEN,
+                _STRINGS_IPV6_WITH_PREFIXLEN_FIELD,
             )
         )
     v19 = m.ip_prefix
     if not v19:
-        out.append(_checks.at("ip_prefix", _STRINGS_IP_PREFIX_IP_PREFIX_EMPTY))
+        out.append(
+            _checks.at(
+                "ip_prefix",
+                _STRINGS_IP_PREFIX_IP_PREFIX_EMPTY,
+                _STRINGS_IP_PREFIX_FIELD,
+            )
+        )
     elif not _checks.is_ip_prefix(v19, 0, True):
-        out.append(_checks.at("ip_prefix", _STRINGS_IP_PREFIX_IP_PREFIX))
+        out.append(
+            _checks.at(
+                "ip_prefix", _STRINGS_IP_PREFIX_IP_PREFIX, _STRINGS_IP_PREFIX_FIELD
+            )
+        )
     v20 = m.ipv4_prefix
     if not v20:
-        out.append(_checks.at("ipv4_prefix", _STRINGS_IPV4_PREFIX_IPV4_PREFIX_EMPTY))
+        out.append(
+            _checks.at(
+                "ipv4_prefix",
+                _STRINGS_IPV4_PREFIX_IPV4_PREFIX_EMPTY,
+                _STRINGS_IPV4_PREFIX_FIELD,
+            )
+        )
     elif not _checks.is_ip_prefix(v20, 4, True):
-        out.append(_checks.at("ipv4_prefix", _STRINGS_IPV4_PREFIX_IPV4_PREFIX))
+        out.append(
+            _checks.at(
+                "ipv4_prefix",
+                _STRINGS_IPV4_PREFIX_IPV4_PREFIX,
+                _STRINGS_IPV4_PREFIX_FIELD,
+            )
+        )
     v21 = m.ipv6_prefix
     if not v21:
-        out.append(_checks.at("ipv6_prefix", _STRINGS_IPV6_PREFIX_IPV6_PREFIX_EMPTY))
+        out.append(
+            _checks.at(
+                "ipv6_prefix",
+                _STRINGS_IPV6_PREFIX_IPV6_PREFIX_EMPTY,
+                _STRINGS_IPV6_PREFIX_FIELD,
+            )
+        )
     elif not _checks.is_ip_prefix(v21, 6, True):
-        out.append(_checks.at("ipv6_prefix", _STRINGS_IPV6_PREFIX_IPV6_PREFIX))
+        out.append(
+            _checks.at(
+                "ipv6_prefix",
+                _STRINGS_IPV6_PREFIX_IPV6_PREFIX,
+                _STRINGS_IPV6_PREFIX_FIELD,
+            )
+        )
     v22 = m.host_and_port
     if not v22:
         out.append(
-            _checks.at("host_and_port", _STRINGS_HOST_AND_PORT_HOST_AND_PORT_EMPTY)
+            _checks.at(
+                "host_and_port",
+                _STRINGS_HOST_AND_PORT_HOST_AND_PORT_EMPTY,
+                _STRINGS_HOST_AND_PORT_FIELD,
+            )
         )
     elif not _checks.is_host_and_port(v22):
-        out.append(_checks.at("host_and_port", _STRINGS_HOST_AND_PORT_HOST_AND_PORT))
+        out.append(
+            _checks.at(
+                "host_and_port",
+                _STRINGS_HOST_AND_PORT_HOST_AND_PORT,
+                _STRINGS_HOST_AND_PORT_FIELD,
+            )
+        )
     v23 = m.ulid
     if not v23:
-        out.append(_checks.at("ulid", _STRINGS_ULID_ULID_EMPTY))
+        out.append(_checks.at("ulid", _STRINGS_ULID_ULID_EMPTY, _STRINGS_ULID_FIELD))
     elif not _checks.is_ulid(v23):
-        out.append(_checks.at("ulid", _STRINGS_ULID_ULID))
+        out.append(_checks.at("ulid", _STRINGS_ULID_ULID, _STRINGS_ULID_FIELD))
     v24 = m.fqn
     if not v24:
-        out.append(_checks.at("fqn", _STRINGS_FQN_PROTOBUF_FQN_EMPTY))
+        out.append(
+            _checks.at("fqn", _STRINGS_FQN_PROTOBUF_FQN_EMPTY, _STRINGS_FQN_FIELD)
+        )
     elif not _checks.is_protobuf_fqn(v24):
-        out.append(_checks.at("fqn", _STRINGS_FQN_PROTOBUF_FQN))
+        out.append(_checks.at("fqn", _STRINGS_FQN_PROTOBUF_FQN, _STRINGS_FQN_FIELD))
     v25 = m.dot_fqn
     if not v25:
-        out.append(_checks.at("dot_fqn", _STRINGS_DOT_FQN_PROTOBUF_DOT_FQN_EMPTY))
+        out.append(
+            _checks.at(
+                "dot_fqn",
+                _STRINGS_DOT_FQN_PROTOBUF_DOT_FQN_EMPTY,
+                _STRINGS_DOT_FQN_FIELD,
+            )
+        )
     elif not _checks.is_protobuf_dot_fqn(v25):
-        out.append(_checks.at("dot_fqn", _STRINGS_DOT_FQN_PROTOBUF_DOT_FQN))
+        out.append(
+            _checks.at(
+                "dot_fqn", _STRINGS_DOT_FQN_PROTOBUF_DOT_FQN, _STRINGS_DOT_FQN_FIELD
+            )
+        )
     v26 = m.header_name
     if not v26:
         out.append(
             _checks.at(
-                "header_name", _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME_EMPTY
+                "header_name",
+                _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME_EMPTY,
+                _STRINGS_HEADER_NAME_FIELD,
             )
         )
     elif not _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME_RE.found(v26):
         out.append(
-            _checks.at("header_name", _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME)
+            _checks.at(
+                "header_name",
+                _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME,
+                _STRINGS_HEADER_NAME_FIELD,
+            )
         )
     v27 = m.header_value
     if not _STRINGS_HEADER_VALUE_WELL_KNOWN_REGEX_HEADER_VALUE_RE.found(v27):
         out.append(
             _checks.at(
-                "header_value", _STRINGS_HEADER_VALUE_WELL_KNOWN_REGEX_HEADER_VALUE
+                "header_value",
+                _STRINGS_HEADER_VALUE_WELL_KNOWN_REGEX_HEADER_VALUE,
+                _STRINGS_HEADER_VALUE_FIELD,
             )
         )
     v28 = m.long_pattern
     if not _STRINGS_LONG_PATTERN_PATTERN_RE.found(v28):
-        out.append(_checks.at("long_pattern", _STRINGS_LONG_PATTERN_PATTERN))
+        out.append(
+            _checks.at(
+                "long_pattern",
+                _STRINGS_LONG_PATTERN_PATTERN,
+                _STRINGS_LONG_PATTERN_FIELD,
+            )
+        )
     v29 = m.ignored_when_empty
     if v29:
         if len(v29) < 5:
             out.append(
-                _checks.at("ignored_when_empty", _STRINGS_IGNORED_WHEN_EMPTY_MIN_LEN)
+                _checks.at(
+                    "ignored_when_empty",
+                    _STRINGS_IGNORED_WHEN_EMPTY_MIN_LEN,
+                    _STRINGS_IGNORED_WHEN_EMPTY_FIELD,
+                )
             )
     return out
 
@@ -771,51 +1537,51 @@ def validate_Bytes(m: _pb2.Bytes) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = m.c
     if v0 != b"\x00\xff":
-        out.append(_checks.at("c", _BYTES_C_CONST))
+        out.append(_checks.at("c", _BYTES_C_CONST, _BYTES_C_FIELD))
     v1 = m.sized
     size1 = len(v1)
     if size1 < 1:
-        out.append(_checks.at("sized", _BYTES_SIZED_MIN_LEN))
+        out.append(_checks.at("sized", _BYTES_SIZED_MIN_LEN, _BYTES_SIZED_FIELD))
     if size1 > 8:
-        out.append(_checks.at("sized", _BYTES_SIZED_MAX_LEN))
+        out.append(_checks.at("sized", _BYTES_SIZED_MAX_LEN, _BYTES_SIZED_FIELD))
     v2 = m.exact
     if len(v2) != 16:
-        out.append(_checks.at("exact", _BYTES_EXACT_LEN))
+        out.append(_checks.at("exact", _BYTES_EXACT_LEN, _BYTES_EXACT_FIELD))
     v3 = m.affixes
     if not v3.startswith(b"\x01"):
-        out.append(_checks.at("affixes", _BYTES_AFFIXES_PREFIX))
+        out.append(_checks.at("affixes", _BYTES_AFFIXES_PREFIX, _BYTES_AFFIXES_FIELD))
     if not v3.endswith(b"z"):
-        out.append(_checks.at("affixes", _BYTES_AFFIXES_SUFFIX))
+        out.append(_checks.at("affixes", _BYTES_AFFIXES_SUFFIX, _BYTES_AFFIXES_FIELD))
     if b"\x22" not in v3:
-        out.append(_checks.at("affixes", _BYTES_AFFIXES_CONTAINS))
+        out.append(_checks.at("affixes", _BYTES_AFFIXES_CONTAINS, _BYTES_AFFIXES_FIELD))
     v4 = m.pat
     if not _BYTES_PAT_PATTERN_RE.found_bytes(v4):
-        out.append(_checks.at("pat", _BYTES_PAT_PATTERN))
+        out.append(_checks.at("pat", _BYTES_PAT_PATTERN, _BYTES_PAT_FIELD))
     v5 = m.listed
     if v5 not in _BYTES_LISTED_IN_SET:
-        out.append(_checks.at("listed", _BYTES_LISTED_IN))
+        out.append(_checks.at("listed", _BYTES_LISTED_IN, _BYTES_LISTED_FIELD))
     if v5 in _BYTES_LISTED_NOT_IN_SET:
-        out.append(_checks.at("listed", _BYTES_LISTED_NOT_IN))
+        out.append(_checks.at("listed", _BYTES_LISTED_NOT_IN, _BYTES_LISTED_FIELD))
     v6 = m.ip
     if not v6:
-        out.append(_checks.at("ip", _BYTES_IP_IP_EMPTY))
+        out.append(_checks.at("ip", _BYTES_IP_IP_EMPTY, _BYTES_IP_FIELD))
     elif len(v6) not in (4, 16):
-        out.append(_checks.at("ip", _BYTES_IP_IP))
+        out.append(_checks.at("ip", _BYTES_IP_IP, _BYTES_IP_FIELD))
     v7 = m.ipv4
     if not v7:
-        out.append(_checks.at("ipv4", _BYTES_IPV4_IPV4_EMPTY))
+        out.append(_checks.at("ipv4", _BYTES_IPV4_IPV4_EMPTY, _BYTES_IPV4_FIELD))
     elif len(v7) not in (4,):
-        out.append(_checks.at("ipv4", _BYTES_IPV4_IPV4))
+        out.append(_checks.at("ipv4", _BYTES_IPV4_IPV4, _BYTES_IPV4_FIELD))
     v8 = m.ipv6
     if not v8:
-        out.append(_checks.at("ipv6", _BYTES_IPV6_IPV6_EMPTY))
+        out.append(_checks.at("ipv6", _BYTES_IPV6_IPV6_EMPTY, _BYTES_IPV6_FIELD))
     elif len(v8) not in (16,):
-        out.append(_checks.at("ipv6", _BYTES_IPV6_IPV6))
+        out.append(_checks.at("ipv6", _BYTES_IPV6_IPV6, _BYTES_IPV6_FIELD))
     v9 = m.uuid
     if not v9:
-        out.append(_checks.at("uuid", _BYTES_UUID_UUID_EMPTY))
+        out.append(_checks.at("uuid", _BYTES_UUID_UUID_EMPTY, _BYTES_UUID_FIELD))
     elif len(v9) not in (16,):
-        out.append(_checks.at("uuid", _BYTES_UUID_UUID))
+        out.append(_checks.at("uuid", _BYTES_UUID_UUID, _BYTES_UUID_FIELD))
     return out
 
 
@@ -826,39 +1592,49 @@ def validate_Times(m: _pb2.Times) -> list[_errors.Violation]:
         v0 = m.within_day
         n0 = v0.seconds * 1_000_000_000 + v0.nanos
         if not 0 < n0 <= 86400000000000:
-            out.append(_checks.at("within_day", _TIMES_WITHIN_DAY_GT_LTE))
+            out.append(
+                _checks.at(
+                    "within_day", _TIMES_WITHIN_DAY_GT_LTE, _TIMES_WITHIN_DAY_FIELD
+                )
+            )
     if m.HasField("exact"):
         v1 = m.exact
         n1 = v1.seconds * 1_000_000_000 + v1.nanos
         if n1 != 1500000000:
-            out.append(_checks.at("exact", _TIMES_EXACT_CONST))
+            out.append(_checks.at("exact", _TIMES_EXACT_CONST, _TIMES_EXACT_FIELD))
     if m.HasField("listed"):
         v2 = m.listed
         n2 = v2.seconds * 1_000_000_000 + v2.nanos
         if n2 not in _TIMES_LISTED_IN_SET:
-            out.append(_checks.at("listed", _TIMES_LISTED_IN))
+            out.append(_checks.at("listed", _TIMES_LISTED_IN, _TIMES_LISTED_FIELD))
     if m.HasField("future"):
         v3 = m.future
         n3 = v3.seconds * 1_000_000_000 + v3.nanos
         if n3 < _checks.now_nanos():
-            out.append(_checks.at("future", _TIMES_FUTURE_GT_NOW))
+            out.append(_checks.at("future", _TIMES_FUTURE_GT_NOW, _TIMES_FUTURE_FIELD))
     if m.HasField("past"):
         v4 = m.past
         n4 = v4.seconds * 1_000_000_000 + v4.nanos
         if n4 > _checks.now_nanos():
-            out.append(_checks.at("past", _TIMES_PAST_LT_NOW))
+            out.append(_checks.at("past", _TIMES_PAST_LT_NOW, _TIMES_PAST_FIELD))
     if m.HasField("recent"):
         v5 = m.recent
         n5 = v5.seconds * 1_000_000_000 + v5.nanos
         if abs(n5 - _checks.now_nanos()) > 60000000000:
-            out.append(_checks.at("recent", _TIMES_RECENT_WITHIN))
+            out.append(_checks.at("recent", _TIMES_RECENT_WITHIN, _TIMES_RECENT_FIELD))
     if m.HasField("after_epoch"):
         v6 = m.after_epoch
         n6 = v6.seconds * 1_000_000_000 + v6.nanos
         if not n6 > 0:
-            out.append(_checks.at("after_epoch", _TIMES_AFTER_EPOCH_GT))
+            out.append(
+                _checks.at(
+                    "after_epoch", _TIMES_AFTER_EPOCH_GT, _TIMES_AFTER_EPOCH_FIELD
+                )
+            )
     if not m.HasField("required"):
-        out.append(_checks.at("required", _TIMES_REQUIRED_REQUIRED))
+        out.append(
+            _checks.at("required", _TIMES_REQUIRED_REQUIRED, _TIMES_REQUIRED_FIELD)
+        )
     return out
 
 
@@ -868,12 +1644,12 @@ def validate_Leaf(m: _pb2.Leaf) -> list[_errors.Violation]:
     v0 = m.name
     size0 = len(v0)
     if size0 < 1:
-        out.append(_checks.at("name", _LEAF_NAME_MIN_LEN))
+        out.append(_checks.at("name", _LEAF_NAME_MIN_LEN, _LEAF_NAME_FIELD))
     if size0 > 8:
-        out.append(_checks.at("name", _LEAF_NAME_MAX_LEN))
+        out.append(_checks.at("name", _LEAF_NAME_MAX_LEN, _LEAF_NAME_FIELD))
     v1 = m.count
     if not v1 <= 10:
-        out.append(_checks.at("count", _LEAF_COUNT_LTE))
+        out.append(_checks.at("count", _LEAF_COUNT_LTE, _LEAF_COUNT_FIELD))
     return out
 
 
@@ -881,20 +1657,40 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
     """Collections, nesting, oneofs and required fields."""
     out: list[_errors.Violation] = []
     if m.WhichOneof("choice") is None:
-        out.append(_checks.at("choice", _COLLECTIONS_CHOICE_REQUIRED))
+        out.append(
+            _checks.at(
+                "choice", _COLLECTIONS_CHOICE_REQUIRED, _COLLECTIONS_CHOICE_ONEOF
+            )
+        )
     v0 = m.tags
     if len(v0) < 1:
-        out.append(_checks.at("tags", _COLLECTIONS_TAGS_MIN_ITEMS))
+        out.append(
+            _checks.at("tags", _COLLECTIONS_TAGS_MIN_ITEMS, _COLLECTIONS_TAGS_FIELD)
+        )
     if len(v0) > 5:
-        out.append(_checks.at("tags", _COLLECTIONS_TAGS_MAX_ITEMS))
+        out.append(
+            _checks.at("tags", _COLLECTIONS_TAGS_MAX_ITEMS, _COLLECTIONS_TAGS_FIELD)
+        )
     if len(set(v0)) != len(v0):
-        out.append(_checks.at("tags", _COLLECTIONS_TAGS_UNIQUE))
+        out.append(
+            _checks.at("tags", _COLLECTIONS_TAGS_UNIQUE, _COLLECTIONS_TAGS_FIELD)
+        )
     for i0, x0 in enumerate(v0):
         if len(x0) < 2:
-            out.append(_checks.at(f"tags[{i0}]", _COLLECTIONS_TAGS_MIN_LEN))
+            out.append(
+                _checks.at(
+                    f"tags[{i0}]",
+                    _COLLECTIONS_TAGS_MIN_LEN,
+                    _COLLECTIONS_TAGS_FIELD.at_index(i0),
+                )
+            )
     v1 = m.leaves
     if len(v1) > 100:
-        out.append(_checks.at("leaves", _COLLECTIONS_LEAVES_MAX_ITEMS))
+        out.append(
+            _checks.at(
+                "leaves", _COLLECTIONS_LEAVES_MAX_ITEMS, _COLLECTIONS_LEAVES_FIELD
+            )
+        )
     for x1 in v1:
         if not 1 <= len(x1.name) <= 8 or not x1.count <= 10:
             # an item fails: check them all, with their paths
@@ -902,48 +1698,112 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                 x1_v0 = x1.name
                 x1_size0 = len(x1_v0)
                 if x1_size0 < 1:
-                    out.append(_checks.at(f"leaves[{i1}].name", _LEAF_NAME_MIN_LEN))
+                    out.append(
+                        _checks.at(
+                            f"leaves[{i1}].name",
+                            _LEAF_NAME_MIN_LEN,
+                            _COLLECTIONS_LEAVES_FIELD.at_index(i1),
+                            _LEAF_NAME_FIELD,
+                        )
+                    )
                 if x1_size0 > 8:
-                    out.append(_checks.at(f"leaves[{i1}].name", _LEAF_NAME_MAX_LEN))
+                    out.append(
+                        _checks.at(
+                            f"leaves[{i1}].name",
+                            _LEAF_NAME_MAX_LEN,
+                            _COLLECTIONS_LEAVES_FIELD.at_index(i1),
+                            _LEAF_NAME_FIELD,
+                        )
+                    )
                 x1_v1 = x1.count
                 if not x1_v1 <= 10:
-                    out.append(_checks.at(f"leaves[{i1}].count", _LEAF_COUNT_LTE))
+                    out.append(
+                        _checks.at(
+                            f"leaves[{i1}].count",
+                            _LEAF_COUNT_LTE,
+                            _COLLECTIONS_LEAVES_FIELD.at_index(i1),
+                            _LEAF_COUNT_FIELD,
+                        )
+                    )
             break
     v2 = m.scores
     if len(v2) < 1:
-        out.append(_checks.at("scores", _COLLECTIONS_SCORES_MIN_PAIRS))
+        out.append(
+            _checks.at(
+                "scores", _COLLECTIONS_SCORES_MIN_PAIRS, _COLLECTIONS_SCORES_FIELD
+            )
+        )
     if len(v2) > 3:
-        out.append(_checks.at("scores", _COLLECTIONS_SCORES_MAX_PAIRS))
-    for k2, x2 in v2.items():
+        out.append(
+            _checks.at(
+                "scores", _COLLECTIONS_SCORES_MAX_PAIRS, _COLLECTIONS_SCORES_FIELD
+            )
+        )
+    for k2, x2 in sorted(v2.items()):
         if len(k2) < 1:
             out.append(
                 _checks.at(
-                    f"scores[{_checks.key(k2)}]", _COLLECTIONS_SCORES_KEYS_MIN_LEN
+                    f"scores[{_checks.key(k2)}]",
+                    _COLLECTIONS_SCORES_KEYS_MIN_LEN,
+                    _COLLECTIONS_SCORES_ENTRY.at_key(k2),
                 )
             )
         if not x2 >= 0:
             out.append(
-                _checks.at(f"scores[{_checks.key(k2)}]", _COLLECTIONS_SCORES_VALUES_GTE)
+                _checks.at(
+                    f"scores[{_checks.key(k2)}]",
+                    _COLLECTIONS_SCORES_VALUES_GTE,
+                    _COLLECTIONS_SCORES_ENTRY.at_key(k2),
+                )
             )
     v3 = m.by_id
-    for k3, x3 in v3.items():
+    for k3, x3 in sorted(v3.items()):
         if not k3 > 0:
-            out.append(_checks.at(f"by_id[{k3}]", _COLLECTIONS_BY_ID_KEYS_GT))
+            out.append(
+                _checks.at(
+                    f"by_id[{k3}]",
+                    _COLLECTIONS_BY_ID_KEYS_GT,
+                    _COLLECTIONS_BY_ID_ENTRY.at_key(k3),
+                )
+            )
         x3_v0 = x3.name
         x3_size0 = len(x3_v0)
         if x3_size0 < 1:
-            out.append(_checks.at(f"by_id[{k3}].name", _LEAF_NAME_MIN_LEN))
+            out.append(
+                _checks.at(
+                    f"by_id[{k3}].name",
+                    _LEAF_NAME_MIN_LEN,
+                    _COLLECTIONS_BY_ID_ENTRY.at_key(k3),
+                    _LEAF_NAME_FIELD,
+                )
+            )
         if x3_size0 > 8:
-            out.append(_checks.at(f"by_id[{k3}].name", _LEAF_NAME_MAX_LEN))
+            out.append(
+                _checks.at(
+                    f"by_id[{k3}].name",
+                    _LEAF_NAME_MAX_LEN,
+                    _COLLECTIONS_BY_ID_ENTRY.at_key(k3),
+                    _LEAF_NAME_FIELD,
+                )
+            )
         x3_v1 = x3.count
         if not x3_v1 <= 10:
-            out.append(_checks.at(f"by_id[{k3}].count", _LEAF_COUNT_LTE))
+            out.append(
+                _checks.at(
+                    f"by_id[{k3}].count",
+                    _LEAF_COUNT_LTE,
+                    _COLLECTIONS_BY_ID_ENTRY.at_key(k3),
+                    _LEAF_COUNT_FIELD,
+                )
+            )
     v4 = m.flags
-    for k4, x4 in v4.items():
+    for k4, x4 in sorted(v4.items()):
         if len(x4) > 3:
             out.append(
                 _checks.at(
-                    f"flags[{_checks.bool_key(k4)}]", _COLLECTIONS_FLAGS_VALUES_MAX_LEN
+                    f"flags[{_checks.bool_key(k4)}]",
+                    _COLLECTIONS_FLAGS_VALUES_MAX_LEN,
+                    _COLLECTIONS_FLAGS_ENTRY.at_key(k4),
                 )
             )
     if m.HasField("single"):
@@ -951,53 +1811,117 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
         v5_v0 = v5.name
         v5_size0 = len(v5_v0)
         if v5_size0 < 1:
-            out.append(_checks.at("single.name", _LEAF_NAME_MIN_LEN))
+            out.append(
+                _checks.at(
+                    "single.name",
+                    _LEAF_NAME_MIN_LEN,
+                    _COLLECTIONS_SINGLE_FIELD,
+                    _LEAF_NAME_FIELD,
+                )
+            )
         if v5_size0 > 8:
-            out.append(_checks.at("single.name", _LEAF_NAME_MAX_LEN))
+            out.append(
+                _checks.at(
+                    "single.name",
+                    _LEAF_NAME_MAX_LEN,
+                    _COLLECTIONS_SINGLE_FIELD,
+                    _LEAF_NAME_FIELD,
+                )
+            )
         v5_v1 = v5.count
         if not v5_v1 <= 10:
-            out.append(_checks.at("single.count", _LEAF_COUNT_LTE))
+            out.append(
+                _checks.at(
+                    "single.count",
+                    _LEAF_COUNT_LTE,
+                    _COLLECTIONS_SINGLE_FIELD,
+                    _LEAF_COUNT_FIELD,
+                )
+            )
     else:
-        out.append(_checks.at("single", _COLLECTIONS_SINGLE_REQUIRED))
+        out.append(
+            _checks.at(
+                "single", _COLLECTIONS_SINGLE_REQUIRED, _COLLECTIONS_SINGLE_FIELD
+            )
+        )
     if m.HasField("numbers"):
         v6 = m.numbers
         if found6 := validate_Numbers(v6):
-            _checks.nest(out, "numbers", found6)
+            _checks.nest(out, "numbers", found6, _COLLECTIONS_NUMBERS_FIELD)
     if m.HasField("child"):
         v7 = m.child
         if found7 := validate_Collections(v7):
-            _checks.nest(out, "child", found7)
+            _checks.nest(out, "child", found7, _COLLECTIONS_CHILD_FIELD)
     if m.HasField("text"):
         v8 = m.text
         if len(v8) < 1:
-            out.append(_checks.at("text", _COLLECTIONS_TEXT_MIN_LEN))
+            out.append(
+                _checks.at("text", _COLLECTIONS_TEXT_MIN_LEN, _COLLECTIONS_TEXT_FIELD)
+            )
     if m.HasField("leaf"):
         v9 = m.leaf
         v9_v0 = v9.name
         v9_size0 = len(v9_v0)
         if v9_size0 < 1:
-            out.append(_checks.at("leaf.name", _LEAF_NAME_MIN_LEN))
+            out.append(
+                _checks.at(
+                    "leaf.name",
+                    _LEAF_NAME_MIN_LEN,
+                    _COLLECTIONS_LEAF_FIELD,
+                    _LEAF_NAME_FIELD,
+                )
+            )
         if v9_size0 > 8:
-            out.append(_checks.at("leaf.name", _LEAF_NAME_MAX_LEN))
+            out.append(
+                _checks.at(
+                    "leaf.name",
+                    _LEAF_NAME_MAX_LEN,
+                    _COLLECTIONS_LEAF_FIELD,
+                    _LEAF_NAME_FIELD,
+                )
+            )
         v9_v1 = v9.count
         if not v9_v1 <= 10:
-            out.append(_checks.at("leaf.count", _LEAF_COUNT_LTE))
+            out.append(
+                _checks.at(
+                    "leaf.count",
+                    _LEAF_COUNT_LTE,
+                    _COLLECTIONS_LEAF_FIELD,
+                    _LEAF_COUNT_FIELD,
+                )
+            )
     v10 = m.ids
     if not v10:
-        out.append(_checks.at("ids", _COLLECTIONS_IDS_REQUIRED))
+        out.append(_checks.at("ids", _COLLECTIONS_IDS_REQUIRED, _COLLECTIONS_IDS_FIELD))
     else:
         if len(set(v10)) != len(v10):
-            out.append(_checks.at("ids", _COLLECTIONS_IDS_UNIQUE))
+            out.append(
+                _checks.at("ids", _COLLECTIONS_IDS_UNIQUE, _COLLECTIONS_IDS_FIELD)
+            )
     v11 = m.colors
     for i11, x11 in enumerate(v11):
         if x11 not in _COLLECTIONS_COLORS_DEFINED_ONLY_SET:
-            out.append(_checks.at(f"colors[{i11}]", _COLLECTIONS_COLORS_DEFINED_ONLY))
+            out.append(
+                _checks.at(
+                    f"colors[{i11}]",
+                    _COLLECTIONS_COLORS_DEFINED_ONLY,
+                    _COLLECTIONS_COLORS_FIELD.at_index(i11),
+                )
+            )
     v12 = m.optional_name
     if not v12:
-        out.append(_checks.at("optional_name", _COLLECTIONS_OPTIONAL_NAME_REQUIRED))
+        out.append(
+            _checks.at(
+                "optional_name",
+                _COLLECTIONS_OPTIONAL_NAME_REQUIRED,
+                _COLLECTIONS_OPTIONAL_NAME_FIELD,
+            )
+        )
     v13 = m.ratio
     if _checks.is_default_float(v13):
-        out.append(_checks.at("ratio", _COLLECTIONS_RATIO_REQUIRED))
+        out.append(
+            _checks.at("ratio", _COLLECTIONS_RATIO_REQUIRED, _COLLECTIONS_RATIO_FIELD)
+        )
     return out
 
 
@@ -1008,12 +1932,33 @@ def validate_UsesSkipped(m: _pb2.UsesSkipped) -> list[_errors.Violation]:
         v1_v0 = v1.name
         v1_size0 = len(v1_v0)
         if v1_size0 < 1:
-            out.append(_checks.at("leaf.name", _LEAF_NAME_MIN_LEN))
+            out.append(
+                _checks.at(
+                    "leaf.name",
+                    _LEAF_NAME_MIN_LEN,
+                    _USES_SKIPPED_LEAF_FIELD,
+                    _LEAF_NAME_FIELD,
+                )
+            )
         if v1_size0 > 8:
-            out.append(_checks.at("leaf.name", _LEAF_NAME_MAX_LEN))
+            out.append(
+                _checks.at(
+                    "leaf.name",
+                    _LEAF_NAME_MAX_LEN,
+                    _USES_SKIPPED_LEAF_FIELD,
+                    _LEAF_NAME_FIELD,
+                )
+            )
         v1_v1 = v1.count
         if not v1_v1 <= 10:
-            out.append(_checks.at("leaf.count", _LEAF_COUNT_LTE))
+            out.append(
+                _checks.at(
+                    "leaf.count",
+                    _LEAF_COUNT_LTE,
+                    _USES_SKIPPED_LEAF_FIELD,
+                    _LEAF_COUNT_FIELD,
+                )
+            )
     return out
 
 

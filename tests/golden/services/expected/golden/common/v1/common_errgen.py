@@ -37,11 +37,16 @@ class WarehouseDown(StockError, _errors.Unavailable):
     retry_delay = 0.25
 
 
+_RULE_PATTERN_6_STRING = _errors.FieldPathElement("pattern", 6, 9)
+_RULE_STRING_14_MESSAGE = _errors.FieldPathElement("string", 14, 11)
+_SKU_CODE_FIELD = _errors.FieldPathElement("code", 1, 9)
 _SKU_CODE_PATTERN_RE = _checks.regex("^[A-Z]{3}-[0-9]{4}$")
 _SKU_CODE_PATTERN = _errors.Violation(
     "",
     "string.pattern",
     "does not match regex pattern `^[A-Z]{3}-[0-9]{4}$`",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_PATTERN_6_STRING),
 )
 
 
@@ -50,7 +55,7 @@ def validate_Sku(m: _pb2.Sku) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = m.code
     if not _SKU_CODE_PATTERN_RE.found(v0):
-        out.append(_checks.at("code", _SKU_CODE_PATTERN))
+        out.append(_checks.at("code", _SKU_CODE_PATTERN, _SKU_CODE_FIELD))
     return out
 
 

@@ -47,25 +47,41 @@ class AlreadyPaid(Problem, _errors.FailedPrecondition):
     default_message = "already paid"
 
 
+_GET_ORDER_REQUEST_ID_FIELD = _errors.FieldPathElement("id", 1, 9)
+_ORDER_ID_FIELD = _errors.FieldPathElement("id", 1, 9)
+_ORDER_SKUS_FIELD = _errors.FieldPathElement("skus", 2, 11)
+_RULE_MAX_ITEMS_2_UINT64 = _errors.FieldPathElement("max_items", 2, 4)
+_RULE_MAX_LEN_3_UINT64 = _errors.FieldPathElement("max_len", 3, 4)
+_RULE_MIN_LEN_2_UINT64 = _errors.FieldPathElement("min_len", 2, 4)
+_RULE_REPEATED_18_MESSAGE = _errors.FieldPathElement("repeated", 18, 11)
+_RULE_STRING_14_MESSAGE = _errors.FieldPathElement("string", 14, 11)
 _ORDER_ID_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 1 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
 _ORDER_SKUS_MAX_ITEMS = _errors.Violation(
     "",
     "repeated.max_items",
     "must contain no more than 20 item(s)",
+    (),
+    (_RULE_REPEATED_18_MESSAGE, _RULE_MAX_ITEMS_2_UINT64),
 )
 _GET_ORDER_REQUEST_ID_MIN_LEN = _errors.Violation(
     "",
     "string.min_len",
     "must be at least 3 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MIN_LEN_2_UINT64),
 )
 _GET_ORDER_REQUEST_ID_MAX_LEN = _errors.Violation(
     "",
     "string.max_len",
     "must be at most 64 characters",
+    (),
+    (_RULE_STRING_14_MESSAGE, _RULE_MAX_LEN_3_UINT64),
 )
 
 
@@ -73,13 +89,13 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = m.id
     if len(v0) < 1:
-        out.append(_checks.at("id", _ORDER_ID_MIN_LEN))
+        out.append(_checks.at("id", _ORDER_ID_MIN_LEN, _ORDER_ID_FIELD))
     v1 = m.skus
     if len(v1) > 20:
-        out.append(_checks.at("skus", _ORDER_SKUS_MAX_ITEMS))
+        out.append(_checks.at("skus", _ORDER_SKUS_MAX_ITEMS, _ORDER_SKUS_FIELD))
     for i1, x1 in enumerate(v1):
         if found1 := _golden_common_v1_common_errgen.validate_Sku(x1):
-            _checks.nest(out, f"skus[{i1}]", found1)
+            _checks.nest(out, f"skus[{i1}]", found1, _ORDER_SKUS_FIELD.at_index(i1))
     return out
 
 
@@ -88,9 +104,13 @@ def validate_GetOrderRequest(m: _pb2.GetOrderRequest) -> list[_errors.Violation]
     v0 = m.id
     size0 = len(v0)
     if size0 < 3:
-        out.append(_checks.at("id", _GET_ORDER_REQUEST_ID_MIN_LEN))
+        out.append(
+            _checks.at("id", _GET_ORDER_REQUEST_ID_MIN_LEN, _GET_ORDER_REQUEST_ID_FIELD)
+        )
     if size0 > 64:
-        out.append(_checks.at("id", _GET_ORDER_REQUEST_ID_MAX_LEN))
+        out.append(
+            _checks.at("id", _GET_ORDER_REQUEST_ID_MAX_LEN, _GET_ORDER_REQUEST_ID_FIELD)
+        )
     return out
 
 
