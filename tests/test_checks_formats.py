@@ -4,6 +4,8 @@ structured paths generated validators build, and the runtime error of a pattern 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from grpc_errgen import checks
@@ -123,3 +125,47 @@ def test_map_key_violations_carry_the_key_and_for_key() -> None:
         0,
     )
     assert FieldPathElement("oneof_name").subscript is None
+
+
+_BIG = 3_000_000
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "valid"),
+    [
+        # Numbers longer than Python's 4,300-digit int conversion limit are refused, not raised on.
+        (checks.is_ip_prefix, "10.0.0.0/" + "1" * 5000, False),
+        (checks.is_ip_prefix, "::/" + "0" * 5000, False),
+        (checks.is_host_and_port, "example.com:" + "1" * 5000, False),
+        (checks.is_host_and_port, "[::1]:" + "8" * 5000, False),
+        (checks.is_ip, ":" * _BIG, False),
+        (checks.is_ip, "::1%" + "a" * _BIG, True),  # a zone id has no length limit
+        (checks.is_email, "a@" + "b." * (_BIG // 2) + "com", False),
+        (checks.is_protobuf_fqn, "a." * (_BIG // 2) + "b", True),
+        # Long URIs (the grammar runs on RE2); the bench times them (bench/bench_adversarial.py).
+        (checks.is_uri, "https://example.com/" + "a" * _BIG, True),
+        (checks.is_uri, "https://example.com" + "/" * _BIG, True),
+        (checks.is_uri, "https://example.com/" + "a" * _BIG + " ", False),
+        (checks.is_uri, "https://" + "%41" * (_BIG // 3), True),
+        (checks.is_uri, "https://" + "%c3%a9" * (_BIG // 6), True),
+        (checks.is_uri, "https://" + "%c3" * (_BIG // 3), False),
+        (checks.is_uri, "https://[::1%25" + "a" * _BIG + "]/", True),
+        (checks.is_uri, "https://[" + "a" * _BIG + "]", False),
+        (checks.is_uri_ref, "a" * _BIG, True),
+        (checks.is_uri_ref, "//" + "a:" * (_BIG // 2) + "@x", True),
+    ],
+    ids=lambda v: v.__name__ if callable(v) else None,
+)
+def test_long_values_get_the_right_answer(
+    check: Callable[[str], bool], value: str, valid: bool
+) -> None:
+    assert check(value) is valid
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://ex\u00e4mple.com", "https://[::1%25\u00e4]", "https://[v1.\u00e4]", "\u00e4"],
+)
+def test_uris_are_ascii(value: str) -> None:
+    assert not checks.is_uri(value)
+    assert not checks.is_uri_ref(value)
