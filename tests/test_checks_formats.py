@@ -164,7 +164,12 @@ def test_long_values_get_the_right_answer(
 
 @pytest.mark.parametrize(
     "value",
-    ["https://ex\u00e4mple.com", "https://[::1%25\u00e4]", "https://[v1.\u00e4]", "\u00e4"],
+    [
+        "https://ex\u00e4mple.com",
+        "https://[::1%25\u00e4]",
+        "https://[v1.\u00e4]",
+        "\u00e4",
+    ],
 )
 def test_uris_are_ascii(value: str) -> None:
     assert not checks.is_uri(value)
