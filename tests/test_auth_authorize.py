@@ -243,3 +243,17 @@ def test_public_api_types_check_strictly(tmp_path: Path) -> None:
     failed = subprocess.run([*command, str(bad)], capture_output=True, text=True)
     assert failed.returncode == 1
     assert failed.stdout.count("error:") == 2, failed.stdout
+
+
+def test_authenticate_refusing_with_its_own_code() -> None:
+    def down(token: str, method: str) -> Principal | None:
+        raise errors.Unavailable("identity provider down")
+
+    with pytest.raises(errors.Unavailable, match="identity provider down"):
+        authorize(AUTH, bearer("Bearer t"), down)
+    # On an rpc without auth, a refusal of any kind means no principal, never an error.
+    assert authorize(OPEN, bearer("Bearer t"), down) is None
+    # Anything else stays UNAUTHENTICATED with the fixed message.
+    with pytest.raises(errors.Unauthenticated) as info:
+        authorize(AUTH, bearer("Bearer boom"), authenticate)
+    assert SECRET_TEXT not in info.value.details()

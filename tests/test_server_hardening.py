@@ -551,7 +551,9 @@ def test_authenticate_request_sees_the_whole_call(generated: Generated) -> None:
         first.metadata["x"] = "y"  # type: ignore[index]
 
 
-async def test_aio_authenticate_request_and_refusal_codes(generated: Generated) -> None:
+async def test_aio_authenticate_request_and_refusal_codes(
+    generated: Generated, records: Callable[[], list[logging.LogRecord]]
+) -> None:
     async def authenticate_request(request: AuthRequest) -> Principal | None:
         if request.metadata.get("x-api-key") == "down":
             raise errors.Unavailable("identity provider down")
@@ -583,10 +585,26 @@ async def test_aio_authenticate_request_and_refusal_codes(generated: Generated) 
                 ("none", grpc.StatusCode.UNAUTHENTICATED),
             ):
                 with pytest.raises(grpc.aio.AioRpcError) as raised:
-                    await stub.Secure(request, metadata=(("x-api-key", key),))
+                    await stub.Secure(
+                        request,
+                        metadata=(("x-api-key", key), ("x-request-id", f"rid-{key}")),
+                    )
                 assert raised.value.code() == code
+                assert dict(raised.value.trailing_metadata())["x-request-id"] == (
+                    f"rid-{key}"
+                )
     finally:
         await server.stop(None)
+    refusals = [r.getMessage() for r in records() if not hasattr(r, "grpc_code")]
+    assert any(
+        "authenticate_request raised RuntimeError: bug" in text
+        and "request_id=rid-boom" in text
+        for text in refusals
+    ), refusals
+    assert any(
+        "refused with UNAVAILABLE" in text and "request_id=rid-down" in text
+        for text in refusals
+    ), refusals
 
 
 # ------------------------------------------------------------------ mutual TLS
