@@ -16,16 +16,24 @@ class SourceInfo:
     """One file's SourceCodeInfo: descriptor path -> ``LINE:COL`` (1-based, longest known prefix) and comments."""
 
     def __init__(self, proto: descriptor_pb2.FileDescriptorProto) -> None:
-        self._spans: dict[tuple[int, ...], tuple[int, int]] = {}
+        self._locations = proto.source_code_info.location
+        self._spans: dict[tuple[int, ...], tuple[int, int]] | None = (
+            None  # built on the first problem
+        )
         self._comments: dict[tuple[int, ...], str] = {}
-        for location in proto.source_code_info.location:
-            key = tuple(location.path)
-            if key not in self._spans and len(location.span) >= 2:
-                self._spans[key] = (location.span[0] + 1, location.span[1] + 1)
-            if location.leading_comments and key not in self._comments:
-                self._comments[key] = location.leading_comments
+        for location in self._locations:
+            if location.leading_comments:
+                self._comments.setdefault(
+                    tuple(location.path), location.leading_comments
+                )
 
     def position(self, path: Sequence[int]) -> tuple[int, int]:
+        if self._spans is None:
+            self._spans = {}
+            for location in self._locations:
+                key = tuple(location.path)
+                if key not in self._spans and len(location.span) >= 2:
+                    self._spans[key] = (location.span[0] + 1, location.span[1] + 1)
         key = tuple(path)
         while key:
             if key in self._spans:

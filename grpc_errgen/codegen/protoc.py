@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,15 +101,15 @@ def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Resu
         f"-I{d}" for d in [*roots, *map(Path.resolve, includes), *builtin_includes()]
     ]
     with tempfile.TemporaryDirectory(prefix="grpc-errgen-") as tmp:
-        out = Path(tmp) / "out"
-        out.mkdir()
+        # protoc writes each generator's files into one zip: three files to write and read back, not hundreds.
+        python_zip, grpc_zip = Path(tmp) / "python.zip", Path(tmp) / "grpc.zip"
         descriptor_set = Path(tmp) / "set.pb"
         files = [str(proto) for _, proto in protos]
         _run_protoc(
             [
                 *include_args,
-                f"--python_out={out}",
-                f"--grpc_python_out={out}",
+                f"--python_out={python_zip}",
+                f"--grpc_python_out={grpc_zip}",
                 f"--descriptor_set_out={descriptor_set}",
                 "--include_imports",
                 "--include_source_info",
@@ -116,11 +117,11 @@ def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Resu
             ]
         )
         result = Result()
-        for produced in sorted(out.rglob("*")):
-            if produced.is_file():
-                result.files[produced.relative_to(out).as_posix()] = (
-                    produced.read_bytes()
-                )
+        for archive in (python_zip, grpc_zip):
+            with zipfile.ZipFile(archive) as opened:
+                for info in opened.infolist():
+                    if not info.is_dir():
+                        result.files[info.filename] = opened.read(info)
         fds = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
     names = [str(proto.relative_to(root).as_posix()) for root, proto in protos]
     request = plugin_pb2.CodeGeneratorRequest(
@@ -139,17 +140,23 @@ def stale_files(result: Result, out: Path) -> list[str]:
     """The outputs whose file under ``out`` is missing or differs."""
     stale = []
     for name, content in result.files.items():
-        target = out / name
-        if not target.is_file() or target.read_bytes() != content:
+        try:
+            same = (out / name).read_bytes() == content
+        except OSError:
+            same = False
+        if not same:
             stale.append(name)
-    return stale
+    return sorted(stale)
 
 
 def write(result: Result, out: Path) -> list[str]:
     """Write the changed outputs under ``out``; return their names."""
     changed = stale_files(result, out)
+    made: set[Path] = set()
     for name in changed:
         target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
         target.write_bytes(result.files[name])
     return changed

@@ -80,10 +80,7 @@ _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_FIELD = _errors.FieldPathElement(
 )
 _LIST_ORDERS_REQUEST_MAX_AGE_FIELD = _errors.FieldPathElement("max_age", 3, 11)
 _LIST_ORDERS_REQUEST_PAGE_SIZE_FIELD = _errors.FieldPathElement("page_size", 2, 13)
-_ORDER_CUSTOMER_EMAIL_FIELD = _errors.FieldPathElement("customer_email", 2, 9)
-_ORDER_ID_FIELD = _errors.FieldPathElement("id", 1, 9)
 _ORDER_ITEMS_FIELD = _errors.FieldPathElement("items", 3, 11)
-_ORDER_STATUS_FIELD = _errors.FieldPathElement("status", 4, 9)
 _RULE_DEFINED_ONLY_2_BOOL = _errors.FieldPathElement("defined_only", 2, 8)
 _RULE_DURATION_21_MESSAGE = _errors.FieldPathElement("duration", 21, 11)
 _RULE_EMAIL_12_BOOL = _errors.FieldPathElement("email", 12, 8)
@@ -356,11 +353,11 @@ _TRACK_REQUEST_ORDER_ID_MIN_LEN = _errors.Violation(
 
 def validate_LineItem(m: _pb2.LineItem) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = m.sku
-    if not _LINE_ITEM_SKU_PATTERN_RE.found(v0):
+    v1 = m.sku
+    if not _LINE_ITEM_SKU_PATTERN_RE.found(v1):
         out.append(_checks.at("sku", _LINE_ITEM_SKU_PATTERN, _LINE_ITEM_SKU_FIELD))
-    v1 = m.quantity
-    if not 0 < v1 <= 100:
+    v2 = m.quantity
+    if not 0 < v2 <= 100:
         out.append(
             _checks.at(
                 "quantity", _LINE_ITEM_QUANTITY_GT_LTE, _LINE_ITEM_QUANTITY_FIELD
@@ -371,14 +368,14 @@ def validate_LineItem(m: _pb2.LineItem) -> list[_errors.Violation]:
 
 def validate_Address(m: _pb2.Address) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = m.line1
-    size0 = len(v0)
-    if size0 < 1:
+    v1 = m.line1
+    size1 = len(v1)
+    if size1 < 1:
         out.append(_checks.at("line1", _ADDRESS_LINE1_MIN_LEN, _ADDRESS_LINE1_FIELD))
-    if size0 > 200:
+    if size1 > 200:
         out.append(_checks.at("line1", _ADDRESS_LINE1_MAX_LEN, _ADDRESS_LINE1_FIELD))
-    v1 = m.country
-    if len(v1) != 2:
+    v2 = m.country
+    if len(v2) != 2:
         out.append(_checks.at("country", _ADDRESS_COUNTRY_LEN, _ADDRESS_COUNTRY_FIELD))
     return out
 
@@ -393,8 +390,8 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_PAYMENT_ONEOF,
             )
         )
-    v0 = m.customer_email
-    if not v0:
+    v1 = m.customer_email
+    if not v1:
         out.append(
             _checks.at(
                 "customer_email",
@@ -402,7 +399,7 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_FIELD,
             )
         )
-    elif not _checks.is_email(v0):
+    elif not _checks.is_email(v1):
         out.append(
             _checks.at(
                 "customer_email",
@@ -410,8 +407,8 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_CUSTOMER_EMAIL_FIELD,
             )
         )
-    v1 = m.items
-    if len(v1) < 1:
+    v2 = m.items
+    if len(v2) < 1:
         out.append(
             _checks.at(
                 "items",
@@ -419,7 +416,7 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_ITEMS_FIELD,
             )
         )
-    if len(v1) > 50:
+    if len(v2) > 50:
         out.append(
             _checks.at(
                 "items",
@@ -427,33 +424,33 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_ITEMS_FIELD,
             )
         )
-    for x1 in v1:
-        if not _LINE_ITEM_SKU_PATTERN_RE.found(x1.sku) or not 0 < x1.quantity <= 100:
+    for x2 in v2:
+        if not _LINE_ITEM_SKU_PATTERN_RE.found(x2.sku) or not 0 < x2.quantity <= 100:
             # an item fails: check them all, with their paths
-            for i1, x1 in enumerate(v1):
-                x1_v0 = x1.sku
-                if not _LINE_ITEM_SKU_PATTERN_RE.found(x1_v0):
+            for i2, x2 in enumerate(v2):
+                x2_v1 = x2.sku
+                if not _LINE_ITEM_SKU_PATTERN_RE.found(x2_v1):
                     out.append(
                         _checks.at(
-                            f"items[{i1}].sku",
+                            f"items[{i2}].sku",
                             _LINE_ITEM_SKU_PATTERN,
-                            _CREATE_ORDER_REQUEST_ITEMS_FIELD.at_index(i1),
+                            _CREATE_ORDER_REQUEST_ITEMS_FIELD.at_index(i2),
                             _LINE_ITEM_SKU_FIELD,
                         )
                     )
-                x1_v1 = x1.quantity
-                if not 0 < x1_v1 <= 100:
+                x2_v2 = x2.quantity
+                if not 0 < x2_v2 <= 100:
                     out.append(
                         _checks.at(
-                            f"items[{i1}].quantity",
+                            f"items[{i2}].quantity",
                             _LINE_ITEM_QUANTITY_GT_LTE,
-                            _CREATE_ORDER_REQUEST_ITEMS_FIELD.at_index(i1),
+                            _CREATE_ORDER_REQUEST_ITEMS_FIELD.at_index(i2),
                             _LINE_ITEM_QUANTITY_FIELD,
                         )
                     )
             break
-    v2 = m.currency
-    if v2 not in _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY_SET:
+    v3 = m.currency
+    if v3 not in _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY_SET:
         out.append(
             _checks.at(
                 "currency",
@@ -461,7 +458,7 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_CURRENCY_FIELD,
             )
         )
-    if v2 in _CREATE_ORDER_REQUEST_CURRENCY_NOT_IN_SET:
+    if v3 in _CREATE_ORDER_REQUEST_CURRENCY_NOT_IN_SET:
         out.append(
             _checks.at(
                 "currency",
@@ -470,10 +467,10 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
             )
         )
     if m.HasField("shipping"):
-        v3 = m.shipping
-        v3_v0 = v3.line1
-        v3_size0 = len(v3_v0)
-        if v3_size0 < 1:
+        v4 = m.shipping
+        v4_v1 = v4.line1
+        v4_size1 = len(v4_v1)
+        if v4_size1 < 1:
             out.append(
                 _checks.at(
                     "shipping.line1",
@@ -482,7 +479,7 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                     _ADDRESS_LINE1_FIELD,
                 )
             )
-        if v3_size0 > 200:
+        if v4_size1 > 200:
             out.append(
                 _checks.at(
                     "shipping.line1",
@@ -491,8 +488,8 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                     _ADDRESS_LINE1_FIELD,
                 )
             )
-        v3_v1 = v3.country
-        if len(v3_v1) != 2:
+        v4_v2 = v4.country
+        if len(v4_v2) != 2:
             out.append(
                 _checks.at(
                     "shipping.country",
@@ -509,8 +506,8 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_SHIPPING_FIELD,
             )
         )
-    v4 = m.labels
-    if len(v4) > 10:
+    v5 = m.labels
+    if len(v5) > 10:
         out.append(
             _checks.at(
                 "labels",
@@ -518,36 +515,36 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_LABELS_FIELD,
             )
         )
-    for k4, x4 in sorted(v4.items()):
-        size4 = len(k4)
-        if size4 < 1:
+    for k5, x5 in sorted(v5.items()):
+        size5 = len(k5)
+        if size5 < 1:
             out.append(
                 _checks.at(
-                    f"labels[{_checks.key(k4)}]",
+                    f"labels[{_checks.key(k5)}]",
                     _CREATE_ORDER_REQUEST_LABELS_KEYS_MIN_LEN,
-                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k4),
+                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
                 )
             )
-        if size4 > 32:
+        if size5 > 32:
             out.append(
                 _checks.at(
-                    f"labels[{_checks.key(k4)}]",
+                    f"labels[{_checks.key(k5)}]",
                     _CREATE_ORDER_REQUEST_LABELS_KEYS_MAX_LEN,
-                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k4),
+                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
                 )
             )
-        if len(x4) > 128:
+        if len(x5) > 128:
             out.append(
                 _checks.at(
-                    f"labels[{_checks.key(k4)}]",
+                    f"labels[{_checks.key(k5)}]",
                     _CREATE_ORDER_REQUEST_LABELS_VALUES_MAX_LEN,
-                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k4),
+                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
                 )
             )
     if m.HasField("coupon"):
-        v5 = m.coupon
-        size5 = len(v5)
-        if size5 < 4:
+        v6 = m.coupon
+        size6 = len(v6)
+        if size6 < 4:
             out.append(
                 _checks.at(
                     "coupon",
@@ -555,7 +552,7 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                     _CREATE_ORDER_REQUEST_COUPON_FIELD,
                 )
             )
-        if size5 > 16:
+        if size6 > 16:
             out.append(
                 _checks.at(
                     "coupon",
@@ -564,9 +561,9 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 )
             )
     if m.HasField("deliver_after"):
-        v6 = m.deliver_after
-        n6 = v6.seconds * 1_000_000_000 + v6.nanos
-        if n6 < _checks.now_nanos():
+        v7 = m.deliver_after
+        n7 = v7.seconds * 1_000_000_000 + v7.nanos
+        if n7 < _checks.now_nanos():
             out.append(
                 _checks.at(
                     "deliver_after",
@@ -575,8 +572,8 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 )
             )
     if m.HasField("card_token"):
-        v7 = m.card_token
-        if len(v7) < 8:
+        v8 = m.card_token
+        if len(v8) < 8:
             out.append(
                 _checks.at(
                     "card_token",
@@ -585,8 +582,8 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 )
             )
     if m.HasField("invoice_id"):
-        v8 = m.invoice_id
-        if not v8:
+        v9 = m.invoice_id
+        if not v9:
             out.append(
                 _checks.at(
                     "invoice_id",
@@ -594,7 +591,7 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                     _CREATE_ORDER_REQUEST_INVOICE_ID_FIELD,
                 )
             )
-        elif not _checks.is_uuid(v8):
+        elif not _checks.is_uuid(v9):
             out.append(
                 _checks.at(
                     "invoice_id",
@@ -607,28 +604,28 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
 
 def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v2 = m.items
-    for x2 in v2:
-        if not _LINE_ITEM_SKU_PATTERN_RE.found(x2.sku) or not 0 < x2.quantity <= 100:
+    v3 = m.items
+    for x3 in v3:
+        if not _LINE_ITEM_SKU_PATTERN_RE.found(x3.sku) or not 0 < x3.quantity <= 100:
             # an item fails: check them all, with their paths
-            for i2, x2 in enumerate(v2):
-                x2_v0 = x2.sku
-                if not _LINE_ITEM_SKU_PATTERN_RE.found(x2_v0):
+            for i3, x3 in enumerate(v3):
+                x3_v1 = x3.sku
+                if not _LINE_ITEM_SKU_PATTERN_RE.found(x3_v1):
                     out.append(
                         _checks.at(
-                            f"items[{i2}].sku",
+                            f"items[{i3}].sku",
                             _LINE_ITEM_SKU_PATTERN,
-                            _ORDER_ITEMS_FIELD.at_index(i2),
+                            _ORDER_ITEMS_FIELD.at_index(i3),
                             _LINE_ITEM_SKU_FIELD,
                         )
                     )
-                x2_v1 = x2.quantity
-                if not 0 < x2_v1 <= 100:
+                x3_v2 = x3.quantity
+                if not 0 < x3_v2 <= 100:
                     out.append(
                         _checks.at(
-                            f"items[{i2}].quantity",
+                            f"items[{i3}].quantity",
                             _LINE_ITEM_QUANTITY_GT_LTE,
-                            _ORDER_ITEMS_FIELD.at_index(i2),
+                            _ORDER_ITEMS_FIELD.at_index(i3),
                             _LINE_ITEM_QUANTITY_FIELD,
                         )
                     )
@@ -638,13 +635,13 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
 
 def validate_GetOrderRequest(m: _pb2.GetOrderRequest) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = m.id
-    size0 = len(v0)
-    if size0 < 3:
+    v1 = m.id
+    size1 = len(v1)
+    if size1 < 3:
         out.append(
             _checks.at("id", _GET_ORDER_REQUEST_ID_MIN_LEN, _GET_ORDER_REQUEST_ID_FIELD)
         )
-    if size0 > 64:
+    if size1 > 64:
         out.append(
             _checks.at("id", _GET_ORDER_REQUEST_ID_MAX_LEN, _GET_ORDER_REQUEST_ID_FIELD)
         )
@@ -653,8 +650,8 @@ def validate_GetOrderRequest(m: _pb2.GetOrderRequest) -> list[_errors.Violation]
 
 def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = m.customer_email
-    if not v0:
+    v1 = m.customer_email
+    if not v1:
         out.append(
             _checks.at(
                 "customer_email",
@@ -662,7 +659,7 @@ def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[_errors.Violat
                 _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_FIELD,
             )
         )
-    elif not _checks.is_email(v0):
+    elif not _checks.is_email(v1):
         out.append(
             _checks.at(
                 "customer_email",
@@ -670,8 +667,8 @@ def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[_errors.Violat
                 _LIST_ORDERS_REQUEST_CUSTOMER_EMAIL_FIELD,
             )
         )
-    v1 = m.page_size
-    if not v1 <= 100:
+    v2 = m.page_size
+    if not v2 <= 100:
         out.append(
             _checks.at(
                 "page_size",
@@ -680,9 +677,9 @@ def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[_errors.Violat
             )
         )
     if m.HasField("max_age"):
-        v2 = m.max_age
-        n2 = v2.seconds * 1_000_000_000 + v2.nanos
-        if not 0 < n2 <= 86400000000000:
+        v3 = m.max_age
+        n3 = v3.seconds * 1_000_000_000 + v3.nanos
+        if not 0 < n3 <= 86400000000000:
             out.append(
                 _checks.at(
                     "max_age",
@@ -695,17 +692,17 @@ def validate_ListOrdersRequest(m: _pb2.ListOrdersRequest) -> list[_errors.Violat
 
 def validate_ItemUpload(m: _pb2.ItemUpload) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = m.order_id
-    if len(v0) < 3:
+    v1 = m.order_id
+    if len(v1) < 3:
         out.append(
             _checks.at(
                 "order_id", _ITEM_UPLOAD_ORDER_ID_MIN_LEN, _ITEM_UPLOAD_ORDER_ID_FIELD
             )
         )
     if m.HasField("item"):
-        v1 = m.item
-        v1_v0 = v1.sku
-        if not _LINE_ITEM_SKU_PATTERN_RE.found(v1_v0):
+        v2 = m.item
+        v2_v1 = v2.sku
+        if not _LINE_ITEM_SKU_PATTERN_RE.found(v2_v1):
             out.append(
                 _checks.at(
                     "item.sku",
@@ -714,8 +711,8 @@ def validate_ItemUpload(m: _pb2.ItemUpload) -> list[_errors.Violation]:
                     _LINE_ITEM_SKU_FIELD,
                 )
             )
-        v1_v1 = v1.quantity
-        if not 0 < v1_v1 <= 100:
+        v2_v2 = v2.quantity
+        if not 0 < v2_v2 <= 100:
             out.append(
                 _checks.at(
                     "item.quantity",
@@ -733,8 +730,8 @@ def validate_ItemUpload(m: _pb2.ItemUpload) -> list[_errors.Violation]:
 
 def validate_TrackRequest(m: _pb2.TrackRequest) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = m.order_id
-    if len(v0) < 3:
+    v1 = m.order_id
+    if len(v1) < 3:
         out.append(
             _checks.at(
                 "order_id",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from functools import cache
 
 #: module -> alias, for everything the generated module imports besides the user's modules.
 RUNTIME_IMPORTS = {

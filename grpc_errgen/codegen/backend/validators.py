@@ -785,8 +785,10 @@ class _Emitter:
             ]
         for group in message.groups:
             lines += self.group_lines(group, msg, prefix, owner, elements)
-        for index, rules in enumerate(message.fields):
-            lines += self.field_lines(rules, index, msg, prefix, scope, owner, elements)
+        for rules in message.fields:
+            lines += self.field_lines(
+                rules, rules.number, msg, prefix, scope, owner, elements
+            )
         return lines
 
     def group_lines(

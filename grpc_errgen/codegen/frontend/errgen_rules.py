@@ -106,6 +106,8 @@ def _read_message(
                     f"field {fd.name}: both (errgen.field) and (buf.validate.field); use one",
                 )
             written, source = their_field.rules, their_field.source
+        if written is None and fd.message_type is None:
+            continue  # a scalar without rules: nothing to check, nothing below it
         rules = written if written is not None else options_pb2.FieldRules()
         ignore = m.Ignore(getattr(rules, "ignore"))  # noqa: B009
         if ignore is m.Ignore.ALWAYS:
@@ -123,6 +125,7 @@ def _read_message(
         fields.append(
             m.SingleField(
                 name=fd.name,
+                number=fd.number,
                 presence=fd.has_presence,
                 value=dataclasses.replace(value, ignore=m.Ignore.UNSPECIFIED),
                 required=reader.required(rules),

@@ -332,6 +332,7 @@ class StandardRules:
             )
             return m.MapField(
                 fd.name,
+                fd.number,
                 keys,
                 values,
                 (*found, *cel),
@@ -381,7 +382,13 @@ class StandardRules:
             (*at, element(typed, "items")),
         )
         return m.RepeatedField(
-            fd.name, items, (*found, *cel), required, ignore, field_element(fd)
+            fd.name,
+            fd.number,
+            items,
+            (*found, *cel),
+            required,
+            ignore,
+            field_element(fd),
         )
 
 

@@ -324,6 +324,7 @@ class FieldElement:
 @dataclass(frozen=True)
 class SingleField:
     name: str
+    number: int  # the field's number (names the generated code's locals: stable as rules are added)
     #: A singular field that tracks presence (message, optional, oneof member, proto2).
     presence: bool
     value: ValueRules
@@ -335,6 +336,7 @@ class SingleField:
 @dataclass(frozen=True)
 class RepeatedField:
     name: str
+    number: int  # the field's number (names the generated code's locals: stable as rules are added)
     items: ValueRules
     #: Rules on the list as a whole (``min_items``, ``max_items``, ``unique``).
     rules: tuple[Rule, ...] = ()
@@ -346,6 +348,7 @@ class RepeatedField:
 @dataclass(frozen=True)
 class MapField:
     name: str
+    number: int  # the field's number (names the generated code's locals: stable as rules are added)
     keys: ValueRules
     values: ValueRules
     #: Rules on the map as a whole (``min_pairs``, ``max_pairs``).

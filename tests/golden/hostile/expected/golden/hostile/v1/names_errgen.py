@@ -102,23 +102,23 @@ _VIOLATION_IMPORT_REQUIRED = _errors.Violation(
 
 def validate_grpc(m: _pb2.grpc) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = getattr(m, "in")
-    if len(v0) < 2:
+    v1 = getattr(m, "in")
+    if len(v1) < 2:
         out.append(_checks.at("in", _GRPC_IN_MIN_LEN, _GRPC_IN_FIELD))
-    v1 = getattr(m, "from")
-    if not v1 > 0:
+    v2 = getattr(m, "from")
+    if not v2 > 0:
         out.append(_checks.at("from", _GRPC_FROM_GT, _GRPC_FROM_FIELD))
-    v2 = getattr(m, "None")
-    if v2 != True:
+    v3 = getattr(m, "None")
+    if v3 != True:
         out.append(_checks.at("None", _GRPC_NONE_CONST, _GRPC_NONE_FIELD))
-    v3 = getattr(m, "class")
-    if len(v3) < 1:
+    v4 = getattr(m, "class")
+    if len(v4) < 1:
         out.append(_checks.at("class", _GRPC_CLASS_MIN_ITEMS, _GRPC_CLASS_FIELD))
-    for i3, x3 in enumerate(v3):
-        if len(x3) > 3:
+    for i4, x4 in enumerate(v4):
+        if len(x4) > 3:
             out.append(
                 _checks.at(
-                    f"class[{i3}]", _GRPC_CLASS_MAX_LEN, _GRPC_CLASS_FIELD.at_index(i3)
+                    f"class[{i4}]", _GRPC_CLASS_MAX_LEN, _GRPC_CLASS_FIELD.at_index(i4)
                 )
             )
     return out
@@ -127,9 +127,9 @@ def validate_grpc(m: _pb2.grpc) -> list[_errors.Violation]:
 def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     if m.HasField("import"):
-        v0 = getattr(m, "import")
-        v0_v0 = getattr(v0, "in")
-        if len(v0_v0) < 2:
+        v1 = getattr(m, "import")
+        v1_v1 = getattr(v1, "in")
+        if len(v1_v1) < 2:
             out.append(
                 _checks.at(
                     "import.in",
@@ -138,8 +138,8 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                     _GRPC_IN_FIELD,
                 )
             )
-        v0_v1 = getattr(v0, "from")
-        if not v0_v1 > 0:
+        v1_v2 = getattr(v1, "from")
+        if not v1_v2 > 0:
             out.append(
                 _checks.at(
                     "import.from",
@@ -148,8 +148,8 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                     _GRPC_FROM_FIELD,
                 )
             )
-        v0_v2 = getattr(v0, "None")
-        if v0_v2 != True:
+        v1_v3 = getattr(v1, "None")
+        if v1_v3 != True:
             out.append(
                 _checks.at(
                     "import.None",
@@ -158,8 +158,8 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                     _GRPC_NONE_FIELD,
                 )
             )
-        v0_v3 = getattr(v0, "class")
-        if len(v0_v3) < 1:
+        v1_v4 = getattr(v1, "class")
+        if len(v1_v4) < 1:
             out.append(
                 _checks.at(
                     "import.class",
@@ -168,70 +168,70 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                     _GRPC_CLASS_FIELD,
                 )
             )
-        for v0_i3, v0_x3 in enumerate(v0_v3):
-            if len(v0_x3) > 3:
+        for v1_i4, v1_x4 in enumerate(v1_v4):
+            if len(v1_x4) > 3:
                 out.append(
                     _checks.at(
-                        f"import.class[{v0_i3}]",
+                        f"import.class[{v1_i4}]",
                         _GRPC_CLASS_MAX_LEN,
                         _VIOLATION_IMPORT_FIELD,
-                        _GRPC_CLASS_FIELD.at_index(v0_i3),
+                        _GRPC_CLASS_FIELD.at_index(v1_i4),
                     )
                 )
     else:
         out.append(
             _checks.at("import", _VIOLATION_IMPORT_REQUIRED, _VIOLATION_IMPORT_FIELD)
         )
-    v1 = getattr(m, "lambda")
-    for k1, x1 in sorted(v1.items()):
-        x1_v0 = getattr(x1, "in")
-        if len(x1_v0) < 2:
+    v2 = getattr(m, "lambda")
+    for k2, x2 in sorted(v2.items()):
+        x2_v1 = getattr(x2, "in")
+        if len(x2_v1) < 2:
             out.append(
                 _checks.at(
-                    f"lambda[{_checks.key(k1)}].in",
+                    f"lambda[{_checks.key(k2)}].in",
                     _GRPC_IN_MIN_LEN,
-                    _VIOLATION_LAMBDA_ENTRY.at_key(k1),
+                    _VIOLATION_LAMBDA_ENTRY.at_key(k2),
                     _GRPC_IN_FIELD,
                 )
             )
-        x1_v1 = getattr(x1, "from")
-        if not x1_v1 > 0:
+        x2_v2 = getattr(x2, "from")
+        if not x2_v2 > 0:
             out.append(
                 _checks.at(
-                    f"lambda[{_checks.key(k1)}].from",
+                    f"lambda[{_checks.key(k2)}].from",
                     _GRPC_FROM_GT,
-                    _VIOLATION_LAMBDA_ENTRY.at_key(k1),
+                    _VIOLATION_LAMBDA_ENTRY.at_key(k2),
                     _GRPC_FROM_FIELD,
                 )
             )
-        x1_v2 = getattr(x1, "None")
-        if x1_v2 != True:
+        x2_v3 = getattr(x2, "None")
+        if x2_v3 != True:
             out.append(
                 _checks.at(
-                    f"lambda[{_checks.key(k1)}].None",
+                    f"lambda[{_checks.key(k2)}].None",
                     _GRPC_NONE_CONST,
-                    _VIOLATION_LAMBDA_ENTRY.at_key(k1),
+                    _VIOLATION_LAMBDA_ENTRY.at_key(k2),
                     _GRPC_NONE_FIELD,
                 )
             )
-        x1_v3 = getattr(x1, "class")
-        if len(x1_v3) < 1:
+        x2_v4 = getattr(x2, "class")
+        if len(x2_v4) < 1:
             out.append(
                 _checks.at(
-                    f"lambda[{_checks.key(k1)}].class",
+                    f"lambda[{_checks.key(k2)}].class",
                     _GRPC_CLASS_MIN_ITEMS,
-                    _VIOLATION_LAMBDA_ENTRY.at_key(k1),
+                    _VIOLATION_LAMBDA_ENTRY.at_key(k2),
                     _GRPC_CLASS_FIELD,
                 )
             )
-        for x1_i3, x1_x3 in enumerate(x1_v3):
-            if len(x1_x3) > 3:
+        for x2_i4, x2_x4 in enumerate(x2_v4):
+            if len(x2_x4) > 3:
                 out.append(
                     _checks.at(
-                        f"lambda[{_checks.key(k1)}].class[{x1_i3}]",
+                        f"lambda[{_checks.key(k2)}].class[{x2_i4}]",
                         _GRPC_CLASS_MAX_LEN,
-                        _VIOLATION_LAMBDA_ENTRY.at_key(k1),
-                        _GRPC_CLASS_FIELD.at_index(x1_i3),
+                        _VIOLATION_LAMBDA_ENTRY.at_key(k2),
+                        _GRPC_CLASS_FIELD.at_index(x2_i4),
                     )
                 )
     return out

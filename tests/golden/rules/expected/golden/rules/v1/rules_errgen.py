@@ -1164,66 +1164,66 @@ _COLLECTIONS_RATIO_REQUIRED = _errors.Violation(
 def validate_Numbers(m: _pb2.Numbers) -> list[_errors.Violation]:
     """Numbers: const, bounds, ranges (inside and exclusive), in, not_in, finite."""
     out: list[_errors.Violation] = []
-    v0 = m.f
-    if not 0.0 < v0 < 1.0:
+    v1 = m.f
+    if not 0.0 < v1 < 1.0:
         out.append(_checks.at("f", _NUMBERS_F_GT_LT, _NUMBERS_F_FIELD))
-    if not _checks.is_finite(v0):
+    if not _checks.is_finite(v1):
         out.append(_checks.at("f", _NUMBERS_F_FINITE, _NUMBERS_F_FIELD))
-    v1 = m.d
-    if not (v1 <= -10.0 or v1 >= 10.0):
+    v2 = m.d
+    if not (v2 <= -10.0 or v2 >= 10.0):
         out.append(_checks.at("d", _NUMBERS_D_GTE_LTE_EXCLUSIVE, _NUMBERS_D_FIELD))
-    v2 = m.i32
-    if v2 != 7:
+    v3 = m.i32
+    if v3 != 7:
         out.append(_checks.at("i32", _NUMBERS_I32_CONST, _NUMBERS_I32_FIELD))
-    v3 = m.i64
-    if v3 not in _NUMBERS_I64_IN_SET:
+    v4 = m.i64
+    if v4 not in _NUMBERS_I64_IN_SET:
         out.append(_checks.at("i64", _NUMBERS_I64_IN, _NUMBERS_I64_FIELD))
-    v4 = m.u32
-    if v4 in _NUMBERS_U32_NOT_IN_SET:
+    v5 = m.u32
+    if v5 in _NUMBERS_U32_NOT_IN_SET:
         out.append(_checks.at("u32", _NUMBERS_U32_NOT_IN, _NUMBERS_U32_FIELD))
-    v5 = m.u64
-    if not v5 <= 18446744073709551615:
+    v6 = m.u64
+    if not v6 <= 18446744073709551615:
         out.append(_checks.at("u64", _NUMBERS_U64_LTE, _NUMBERS_U64_FIELD))
-    v6 = m.s32
-    if not v6 > -5:
+    v7 = m.s32
+    if not v7 > -5:
         out.append(_checks.at("s32", _NUMBERS_S32_GT, _NUMBERS_S32_FIELD))
-    v7 = m.s64
-    if not v7 < 5:
+    v8 = m.s64
+    if not v8 < 5:
         out.append(_checks.at("s64", _NUMBERS_S64_LT, _NUMBERS_S64_FIELD))
-    v8 = m.fx32
-    if not v8 >= 1:
+    v9 = m.fx32
+    if not v9 >= 1:
         out.append(_checks.at("fx32", _NUMBERS_FX32_GTE, _NUMBERS_FX32_FIELD))
-    v9 = m.fx64
-    if not 1 < v9 <= 9:
+    v10 = m.fx64
+    if not 1 < v10 <= 9:
         out.append(_checks.at("fx64", _NUMBERS_FX64_GT_LTE, _NUMBERS_FX64_FIELD))
-    v10 = m.sfx32
-    if not v10 < 0:
+    v11 = m.sfx32
+    if not v11 < 0:
         out.append(_checks.at("sfx32", _NUMBERS_SFX32_LT, _NUMBERS_SFX32_FIELD))
-    v11 = m.sfx64
-    if v11 in _NUMBERS_SFX64_NOT_IN_SET:
+    v12 = m.sfx64
+    if v12 in _NUMBERS_SFX64_NOT_IN_SET:
         out.append(_checks.at("sfx64", _NUMBERS_SFX64_NOT_IN, _NUMBERS_SFX64_FIELD))
-    v12 = m.flag
-    if v12 != True:
+    v13 = m.flag
+    if v13 != True:
         out.append(_checks.at("flag", _NUMBERS_FLAG_CONST, _NUMBERS_FLAG_FIELD))
-    v13 = m.color
-    if v13 not in _NUMBERS_COLOR_DEFINED_ONLY_SET:
+    v14 = m.color
+    if v14 not in _NUMBERS_COLOR_DEFINED_ONLY_SET:
         out.append(
             _checks.at("color", _NUMBERS_COLOR_DEFINED_ONLY, _NUMBERS_COLOR_FIELD)
         )
-    if v13 in _NUMBERS_COLOR_NOT_IN_SET:
+    if v14 in _NUMBERS_COLOR_NOT_IN_SET:
         out.append(_checks.at("color", _NUMBERS_COLOR_NOT_IN, _NUMBERS_COLOR_FIELD))
-    v14 = m.other
-    if v14 != 2:
+    v15 = m.other
+    if v15 != 2:
         out.append(_checks.at("other", _NUMBERS_OTHER_CONST, _NUMBERS_OTHER_FIELD))
-    v15 = m.listed
-    if v15 not in _NUMBERS_LISTED_IN_SET:
+    v16 = m.listed
+    if v16 not in _NUMBERS_LISTED_IN_SET:
         out.append(_checks.at("listed", _NUMBERS_LISTED_IN, _NUMBERS_LISTED_FIELD))
     if m.HasField("maybe"):
-        v16 = m.maybe
-        if not v16 > 0:
+        v17 = m.maybe
+        if not v17 > 0:
             out.append(_checks.at("maybe", _NUMBERS_MAYBE_GT, _NUMBERS_MAYBE_FIELD))
-    v17 = m.nan_ok
-    if not v17 < 1e300:
+    v18 = m.nan_ok
+    if not v18 < 1e300:
         out.append(_checks.at("nan_ok", _NUMBERS_NAN_OK_LT, _NUMBERS_NAN_OK_FIELD))
     return out
 
@@ -1231,117 +1231,117 @@ def validate_Numbers(m: _pb2.Numbers) -> list[_errors.Violation]:
 def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
     """Strings: sizes, affixes, patterns, lists and every well-known format."""
     out: list[_errors.Violation] = []
-    v0 = m.c
-    if v0 != "fixed":
+    v1 = m.c
+    if v1 != "fixed":
         out.append(_checks.at("c", _STRINGS_C_CONST, _STRINGS_C_FIELD))
-    v1 = m.sized
-    size1 = len(v1)
-    if size1 < 1:
+    v2 = m.sized
+    size2 = len(v2)
+    if size2 < 1:
         out.append(_checks.at("sized", _STRINGS_SIZED_MIN_LEN, _STRINGS_SIZED_FIELD))
-    if size1 > 10:
+    if size2 > 10:
         out.append(_checks.at("sized", _STRINGS_SIZED_MAX_LEN, _STRINGS_SIZED_FIELD))
-    if len(v1.encode()) < 1:
+    if len(v2.encode()) < 1:
         out.append(_checks.at("sized", _STRINGS_SIZED_MIN_BYTES, _STRINGS_SIZED_FIELD))
-    if len(v1.encode()) > 40:
+    if len(v2.encode()) > 40:
         out.append(_checks.at("sized", _STRINGS_SIZED_MAX_BYTES, _STRINGS_SIZED_FIELD))
-    v2 = m.exact
-    if len(v2) != 4:
+    v3 = m.exact
+    if len(v3) != 4:
         out.append(_checks.at("exact", _STRINGS_EXACT_LEN, _STRINGS_EXACT_FIELD))
-    if len(v2.encode()) != 4:
+    if len(v3.encode()) != 4:
         out.append(_checks.at("exact", _STRINGS_EXACT_LEN_BYTES, _STRINGS_EXACT_FIELD))
-    v3 = m.affixes
-    if not v3.startswith("a"):
+    v4 = m.affixes
+    if not v4.startswith("a"):
         out.append(
             _checks.at("affixes", _STRINGS_AFFIXES_PREFIX, _STRINGS_AFFIXES_FIELD)
         )
-    if not v3.endswith("z"):
+    if not v4.endswith("z"):
         out.append(
             _checks.at("affixes", _STRINGS_AFFIXES_SUFFIX, _STRINGS_AFFIXES_FIELD)
         )
-    if "m" not in v3:
+    if "m" not in v4:
         out.append(
             _checks.at("affixes", _STRINGS_AFFIXES_CONTAINS, _STRINGS_AFFIXES_FIELD)
         )
-    if "x" in v3:
+    if "x" in v4:
         out.append(
             _checks.at("affixes", _STRINGS_AFFIXES_NOT_CONTAINS, _STRINGS_AFFIXES_FIELD)
         )
-    v4 = m.pat
-    if not _STRINGS_PAT_PATTERN_RE.found(v4):
+    v5 = m.pat
+    if not _STRINGS_PAT_PATTERN_RE.found(v5):
         out.append(_checks.at("pat", _STRINGS_PAT_PATTERN, _STRINGS_PAT_FIELD))
-    v5 = m.listed
-    if v5 not in _STRINGS_LISTED_IN_SET:
+    v6 = m.listed
+    if v6 not in _STRINGS_LISTED_IN_SET:
         out.append(_checks.at("listed", _STRINGS_LISTED_IN, _STRINGS_LISTED_FIELD))
-    if v5 in _STRINGS_LISTED_NOT_IN_SET:
+    if v6 in _STRINGS_LISTED_NOT_IN_SET:
         out.append(_checks.at("listed", _STRINGS_LISTED_NOT_IN, _STRINGS_LISTED_FIELD))
-    v6 = m.email
-    if not v6:
+    v7 = m.email
+    if not v7:
         out.append(
             _checks.at("email", _STRINGS_EMAIL_EMAIL_EMPTY, _STRINGS_EMAIL_FIELD)
         )
-    elif not _checks.is_email(v6):
+    elif not _checks.is_email(v7):
         out.append(_checks.at("email", _STRINGS_EMAIL_EMAIL, _STRINGS_EMAIL_FIELD))
-    v7 = m.hostname
-    if not v7:
+    v8 = m.hostname
+    if not v8:
         out.append(
             _checks.at(
                 "hostname", _STRINGS_HOSTNAME_HOSTNAME_EMPTY, _STRINGS_HOSTNAME_FIELD
             )
         )
-    elif not _checks.is_hostname(v7):
+    elif not _checks.is_hostname(v8):
         out.append(
             _checks.at("hostname", _STRINGS_HOSTNAME_HOSTNAME, _STRINGS_HOSTNAME_FIELD)
         )
-    v8 = m.ip
-    if not v8:
-        out.append(_checks.at("ip", _STRINGS_IP_IP_EMPTY, _STRINGS_IP_FIELD))
-    elif not _checks.is_ip(v8):
-        out.append(_checks.at("ip", _STRINGS_IP_IP, _STRINGS_IP_FIELD))
-    v9 = m.ipv4
+    v9 = m.ip
     if not v9:
-        out.append(_checks.at("ipv4", _STRINGS_IPV4_IPV4_EMPTY, _STRINGS_IPV4_FIELD))
-    elif not _checks.is_ip(v9, 4):
-        out.append(_checks.at("ipv4", _STRINGS_IPV4_IPV4, _STRINGS_IPV4_FIELD))
-    v10 = m.ipv6
+        out.append(_checks.at("ip", _STRINGS_IP_IP_EMPTY, _STRINGS_IP_FIELD))
+    elif not _checks.is_ip(v9):
+        out.append(_checks.at("ip", _STRINGS_IP_IP, _STRINGS_IP_FIELD))
+    v10 = m.ipv4
     if not v10:
-        out.append(_checks.at("ipv6", _STRINGS_IPV6_IPV6_EMPTY, _STRINGS_IPV6_FIELD))
-    elif not _checks.is_ip(v10, 6):
-        out.append(_checks.at("ipv6", _STRINGS_IPV6_IPV6, _STRINGS_IPV6_FIELD))
-    v11 = m.uri
+        out.append(_checks.at("ipv4", _STRINGS_IPV4_IPV4_EMPTY, _STRINGS_IPV4_FIELD))
+    elif not _checks.is_ip(v10, 4):
+        out.append(_checks.at("ipv4", _STRINGS_IPV4_IPV4, _STRINGS_IPV4_FIELD))
+    v11 = m.ipv6
     if not v11:
+        out.append(_checks.at("ipv6", _STRINGS_IPV6_IPV6_EMPTY, _STRINGS_IPV6_FIELD))
+    elif not _checks.is_ip(v11, 6):
+        out.append(_checks.at("ipv6", _STRINGS_IPV6_IPV6, _STRINGS_IPV6_FIELD))
+    v12 = m.uri
+    if not v12:
         out.append(_checks.at("uri", _STRINGS_URI_URI_EMPTY, _STRINGS_URI_FIELD))
-    elif not _checks.is_uri(v11):
+    elif not _checks.is_uri(v12):
         out.append(_checks.at("uri", _STRINGS_URI_URI, _STRINGS_URI_FIELD))
-    v12 = m.uri_ref
-    if not _checks.is_uri_ref(v12):
+    v13 = m.uri_ref
+    if not _checks.is_uri_ref(v13):
         out.append(
             _checks.at("uri_ref", _STRINGS_URI_REF_URI_REF, _STRINGS_URI_REF_FIELD)
         )
-    v13 = m.address
-    if not v13:
+    v14 = m.address
+    if not v14:
         out.append(
             _checks.at(
                 "address", _STRINGS_ADDRESS_ADDRESS_EMPTY, _STRINGS_ADDRESS_FIELD
             )
         )
-    elif not _checks.is_address(v13):
+    elif not _checks.is_address(v14):
         out.append(
             _checks.at("address", _STRINGS_ADDRESS_ADDRESS, _STRINGS_ADDRESS_FIELD)
         )
-    v14 = m.uuid
-    if not v14:
-        out.append(_checks.at("uuid", _STRINGS_UUID_UUID_EMPTY, _STRINGS_UUID_FIELD))
-    elif not _checks.is_uuid(v14):
-        out.append(_checks.at("uuid", _STRINGS_UUID_UUID, _STRINGS_UUID_FIELD))
-    v15 = m.tuuid
+    v15 = m.uuid
     if not v15:
+        out.append(_checks.at("uuid", _STRINGS_UUID_UUID_EMPTY, _STRINGS_UUID_FIELD))
+    elif not _checks.is_uuid(v15):
+        out.append(_checks.at("uuid", _STRINGS_UUID_UUID, _STRINGS_UUID_FIELD))
+    v16 = m.tuuid
+    if not v16:
         out.append(
             _checks.at("tuuid", _STRINGS_TUUID_TUUID_EMPTY, _STRINGS_TUUID_FIELD)
         )
-    elif not _checks.is_tuuid(v15):
+    elif not _checks.is_tuuid(v16):
         out.append(_checks.at("tuuid", _STRINGS_TUUID_TUUID, _STRINGS_TUUID_FIELD))
-    v16 = m.ip_with_prefixlen
-    if not v16:
+    v17 = m.ip_with_prefixlen
+    if not v17:
         out.append(
             _checks.at(
                 "ip_with_prefixlen",
@@ -1349,7 +1349,7 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IP_WITH_PREFIXLEN_FIELD,
             )
         )
-    elif not _checks.is_ip_prefix(v16):
+    elif not _checks.is_ip_prefix(v17):
         out.append(
             _checks.at(
                 "ip_with_prefixlen",
@@ -1357,8 +1357,8 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IP_WITH_PREFIXLEN_FIELD,
             )
         )
-    v17 = m.ipv4_with_prefixlen
-    if not v17:
+    v18 = m.ipv4_with_prefixlen
+    if not v18:
         out.append(
             _checks.at(
                 "ipv4_with_prefixlen",
@@ -1366,7 +1366,7 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IPV4_WITH_PREFIXLEN_FIELD,
             )
         )
-    elif not _checks.is_ip_prefix(v17, 4):
+    elif not _checks.is_ip_prefix(v18, 4):
         out.append(
             _checks.at(
                 "ipv4_with_prefixlen",
@@ -1374,8 +1374,8 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IPV4_WITH_PREFIXLEN_FIELD,
             )
         )
-    v18 = m.ipv6_with_prefixlen
-    if not v18:
+    v19 = m.ipv6_with_prefixlen
+    if not v19:
         out.append(
             _checks.at(
                 "ipv6_with_prefixlen",
@@ -1383,7 +1383,7 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IPV6_WITH_PREFIXLEN_FIELD,
             )
         )
-    elif not _checks.is_ip_prefix(v18, 6):
+    elif not _checks.is_ip_prefix(v19, 6):
         out.append(
             _checks.at(
                 "ipv6_with_prefixlen",
@@ -1391,8 +1391,8 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IPV6_WITH_PREFIXLEN_FIELD,
             )
         )
-    v19 = m.ip_prefix
-    if not v19:
+    v20 = m.ip_prefix
+    if not v20:
         out.append(
             _checks.at(
                 "ip_prefix",
@@ -1400,14 +1400,14 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IP_PREFIX_FIELD,
             )
         )
-    elif not _checks.is_ip_prefix(v19, 0, True):
+    elif not _checks.is_ip_prefix(v20, 0, True):
         out.append(
             _checks.at(
                 "ip_prefix", _STRINGS_IP_PREFIX_IP_PREFIX, _STRINGS_IP_PREFIX_FIELD
             )
         )
-    v20 = m.ipv4_prefix
-    if not v20:
+    v21 = m.ipv4_prefix
+    if not v21:
         out.append(
             _checks.at(
                 "ipv4_prefix",
@@ -1415,7 +1415,7 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IPV4_PREFIX_FIELD,
             )
         )
-    elif not _checks.is_ip_prefix(v20, 4, True):
+    elif not _checks.is_ip_prefix(v21, 4, True):
         out.append(
             _checks.at(
                 "ipv4_prefix",
@@ -1423,8 +1423,8 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IPV4_PREFIX_FIELD,
             )
         )
-    v21 = m.ipv6_prefix
-    if not v21:
+    v22 = m.ipv6_prefix
+    if not v22:
         out.append(
             _checks.at(
                 "ipv6_prefix",
@@ -1432,7 +1432,7 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IPV6_PREFIX_FIELD,
             )
         )
-    elif not _checks.is_ip_prefix(v21, 6, True):
+    elif not _checks.is_ip_prefix(v22, 6, True):
         out.append(
             _checks.at(
                 "ipv6_prefix",
@@ -1440,8 +1440,8 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_IPV6_PREFIX_FIELD,
             )
         )
-    v22 = m.host_and_port
-    if not v22:
+    v23 = m.host_and_port
+    if not v23:
         out.append(
             _checks.at(
                 "host_and_port",
@@ -1449,7 +1449,7 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_HOST_AND_PORT_FIELD,
             )
         )
-    elif not _checks.is_host_and_port(v22):
+    elif not _checks.is_host_and_port(v23):
         out.append(
             _checks.at(
                 "host_and_port",
@@ -1457,20 +1457,20 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_HOST_AND_PORT_FIELD,
             )
         )
-    v23 = m.ulid
-    if not v23:
-        out.append(_checks.at("ulid", _STRINGS_ULID_ULID_EMPTY, _STRINGS_ULID_FIELD))
-    elif not _checks.is_ulid(v23):
-        out.append(_checks.at("ulid", _STRINGS_ULID_ULID, _STRINGS_ULID_FIELD))
-    v24 = m.fqn
+    v24 = m.ulid
     if not v24:
+        out.append(_checks.at("ulid", _STRINGS_ULID_ULID_EMPTY, _STRINGS_ULID_FIELD))
+    elif not _checks.is_ulid(v24):
+        out.append(_checks.at("ulid", _STRINGS_ULID_ULID, _STRINGS_ULID_FIELD))
+    v25 = m.fqn
+    if not v25:
         out.append(
             _checks.at("fqn", _STRINGS_FQN_PROTOBUF_FQN_EMPTY, _STRINGS_FQN_FIELD)
         )
-    elif not _checks.is_protobuf_fqn(v24):
+    elif not _checks.is_protobuf_fqn(v25):
         out.append(_checks.at("fqn", _STRINGS_FQN_PROTOBUF_FQN, _STRINGS_FQN_FIELD))
-    v25 = m.dot_fqn
-    if not v25:
+    v26 = m.dot_fqn
+    if not v26:
         out.append(
             _checks.at(
                 "dot_fqn",
@@ -1478,14 +1478,14 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_DOT_FQN_FIELD,
             )
         )
-    elif not _checks.is_protobuf_dot_fqn(v25):
+    elif not _checks.is_protobuf_dot_fqn(v26):
         out.append(
             _checks.at(
                 "dot_fqn", _STRINGS_DOT_FQN_PROTOBUF_DOT_FQN, _STRINGS_DOT_FQN_FIELD
             )
         )
-    v26 = m.header_name
-    if not v26:
+    v27 = m.header_name
+    if not v27:
         out.append(
             _checks.at(
                 "header_name",
@@ -1493,7 +1493,7 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_HEADER_NAME_FIELD,
             )
         )
-    elif not _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME_RE.found(v26):
+    elif not _STRINGS_HEADER_NAME_WELL_KNOWN_REGEX_HEADER_NAME_RE.found(v27):
         out.append(
             _checks.at(
                 "header_name",
@@ -1501,8 +1501,8 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_HEADER_NAME_FIELD,
             )
         )
-    v27 = m.header_value
-    if not _STRINGS_HEADER_VALUE_WELL_KNOWN_REGEX_HEADER_VALUE_RE.found(v27):
+    v28 = m.header_value
+    if not _STRINGS_HEADER_VALUE_WELL_KNOWN_REGEX_HEADER_VALUE_RE.found(v28):
         out.append(
             _checks.at(
                 "header_value",
@@ -1510,8 +1510,8 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_HEADER_VALUE_FIELD,
             )
         )
-    v28 = m.long_pattern
-    if not _STRINGS_LONG_PATTERN_PATTERN_RE.found(v28):
+    v29 = m.long_pattern
+    if not _STRINGS_LONG_PATTERN_PATTERN_RE.found(v29):
         out.append(
             _checks.at(
                 "long_pattern",
@@ -1519,9 +1519,9 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
                 _STRINGS_LONG_PATTERN_FIELD,
             )
         )
-    v29 = m.ignored_when_empty
-    if v29:
-        if len(v29) < 5:
+    v30 = m.ignored_when_empty
+    if v30:
+        if len(v30) < 5:
             out.append(
                 _checks.at(
                     "ignored_when_empty",
@@ -1535,52 +1535,52 @@ def validate_Strings(m: _pb2.Strings) -> list[_errors.Violation]:
 def validate_Bytes(m: _pb2.Bytes) -> list[_errors.Violation]:
     """Bytes."""
     out: list[_errors.Violation] = []
-    v0 = m.c
-    if v0 != b"\x00\xff":
+    v1 = m.c
+    if v1 != b"\x00\xff":
         out.append(_checks.at("c", _BYTES_C_CONST, _BYTES_C_FIELD))
-    v1 = m.sized
-    size1 = len(v1)
-    if size1 < 1:
+    v2 = m.sized
+    size2 = len(v2)
+    if size2 < 1:
         out.append(_checks.at("sized", _BYTES_SIZED_MIN_LEN, _BYTES_SIZED_FIELD))
-    if size1 > 8:
+    if size2 > 8:
         out.append(_checks.at("sized", _BYTES_SIZED_MAX_LEN, _BYTES_SIZED_FIELD))
-    v2 = m.exact
-    if len(v2) != 16:
+    v3 = m.exact
+    if len(v3) != 16:
         out.append(_checks.at("exact", _BYTES_EXACT_LEN, _BYTES_EXACT_FIELD))
-    v3 = m.affixes
-    if not v3.startswith(b"\x01"):
+    v4 = m.affixes
+    if not v4.startswith(b"\x01"):
         out.append(_checks.at("affixes", _BYTES_AFFIXES_PREFIX, _BYTES_AFFIXES_FIELD))
-    if not v3.endswith(b"z"):
+    if not v4.endswith(b"z"):
         out.append(_checks.at("affixes", _BYTES_AFFIXES_SUFFIX, _BYTES_AFFIXES_FIELD))
-    if b"\x22" not in v3:
+    if b"\x22" not in v4:
         out.append(_checks.at("affixes", _BYTES_AFFIXES_CONTAINS, _BYTES_AFFIXES_FIELD))
-    v4 = m.pat
-    if not _BYTES_PAT_PATTERN_RE.found_bytes(v4):
+    v5 = m.pat
+    if not _BYTES_PAT_PATTERN_RE.found_bytes(v5):
         out.append(_checks.at("pat", _BYTES_PAT_PATTERN, _BYTES_PAT_FIELD))
-    v5 = m.listed
-    if v5 not in _BYTES_LISTED_IN_SET:
+    v6 = m.listed
+    if v6 not in _BYTES_LISTED_IN_SET:
         out.append(_checks.at("listed", _BYTES_LISTED_IN, _BYTES_LISTED_FIELD))
-    if v5 in _BYTES_LISTED_NOT_IN_SET:
+    if v6 in _BYTES_LISTED_NOT_IN_SET:
         out.append(_checks.at("listed", _BYTES_LISTED_NOT_IN, _BYTES_LISTED_FIELD))
-    v6 = m.ip
-    if not v6:
-        out.append(_checks.at("ip", _BYTES_IP_IP_EMPTY, _BYTES_IP_FIELD))
-    elif len(v6) not in (4, 16):
-        out.append(_checks.at("ip", _BYTES_IP_IP, _BYTES_IP_FIELD))
-    v7 = m.ipv4
+    v7 = m.ip
     if not v7:
-        out.append(_checks.at("ipv4", _BYTES_IPV4_IPV4_EMPTY, _BYTES_IPV4_FIELD))
-    elif len(v7) not in (4,):
-        out.append(_checks.at("ipv4", _BYTES_IPV4_IPV4, _BYTES_IPV4_FIELD))
-    v8 = m.ipv6
+        out.append(_checks.at("ip", _BYTES_IP_IP_EMPTY, _BYTES_IP_FIELD))
+    elif len(v7) not in (4, 16):
+        out.append(_checks.at("ip", _BYTES_IP_IP, _BYTES_IP_FIELD))
+    v8 = m.ipv4
     if not v8:
-        out.append(_checks.at("ipv6", _BYTES_IPV6_IPV6_EMPTY, _BYTES_IPV6_FIELD))
-    elif len(v8) not in (16,):
-        out.append(_checks.at("ipv6", _BYTES_IPV6_IPV6, _BYTES_IPV6_FIELD))
-    v9 = m.uuid
+        out.append(_checks.at("ipv4", _BYTES_IPV4_IPV4_EMPTY, _BYTES_IPV4_FIELD))
+    elif len(v8) not in (4,):
+        out.append(_checks.at("ipv4", _BYTES_IPV4_IPV4, _BYTES_IPV4_FIELD))
+    v9 = m.ipv6
     if not v9:
-        out.append(_checks.at("uuid", _BYTES_UUID_UUID_EMPTY, _BYTES_UUID_FIELD))
+        out.append(_checks.at("ipv6", _BYTES_IPV6_IPV6_EMPTY, _BYTES_IPV6_FIELD))
     elif len(v9) not in (16,):
+        out.append(_checks.at("ipv6", _BYTES_IPV6_IPV6, _BYTES_IPV6_FIELD))
+    v10 = m.uuid
+    if not v10:
+        out.append(_checks.at("uuid", _BYTES_UUID_UUID_EMPTY, _BYTES_UUID_FIELD))
+    elif len(v10) not in (16,):
         out.append(_checks.at("uuid", _BYTES_UUID_UUID, _BYTES_UUID_FIELD))
     return out
 
@@ -1589,43 +1589,43 @@ def validate_Times(m: _pb2.Times) -> list[_errors.Violation]:
     """Durations and timestamps."""
     out: list[_errors.Violation] = []
     if m.HasField("within_day"):
-        v0 = m.within_day
-        n0 = v0.seconds * 1_000_000_000 + v0.nanos
-        if not 0 < n0 <= 86400000000000:
+        v1 = m.within_day
+        n1 = v1.seconds * 1_000_000_000 + v1.nanos
+        if not 0 < n1 <= 86400000000000:
             out.append(
                 _checks.at(
                     "within_day", _TIMES_WITHIN_DAY_GT_LTE, _TIMES_WITHIN_DAY_FIELD
                 )
             )
     if m.HasField("exact"):
-        v1 = m.exact
-        n1 = v1.seconds * 1_000_000_000 + v1.nanos
-        if n1 != 1500000000:
+        v2 = m.exact
+        n2 = v2.seconds * 1_000_000_000 + v2.nanos
+        if n2 != 1500000000:
             out.append(_checks.at("exact", _TIMES_EXACT_CONST, _TIMES_EXACT_FIELD))
     if m.HasField("listed"):
-        v2 = m.listed
-        n2 = v2.seconds * 1_000_000_000 + v2.nanos
-        if n2 not in _TIMES_LISTED_IN_SET:
+        v3 = m.listed
+        n3 = v3.seconds * 1_000_000_000 + v3.nanos
+        if n3 not in _TIMES_LISTED_IN_SET:
             out.append(_checks.at("listed", _TIMES_LISTED_IN, _TIMES_LISTED_FIELD))
     if m.HasField("future"):
-        v3 = m.future
-        n3 = v3.seconds * 1_000_000_000 + v3.nanos
-        if n3 < _checks.now_nanos():
+        v4 = m.future
+        n4 = v4.seconds * 1_000_000_000 + v4.nanos
+        if n4 < _checks.now_nanos():
             out.append(_checks.at("future", _TIMES_FUTURE_GT_NOW, _TIMES_FUTURE_FIELD))
     if m.HasField("past"):
-        v4 = m.past
-        n4 = v4.seconds * 1_000_000_000 + v4.nanos
-        if n4 > _checks.now_nanos():
+        v5 = m.past
+        n5 = v5.seconds * 1_000_000_000 + v5.nanos
+        if n5 > _checks.now_nanos():
             out.append(_checks.at("past", _TIMES_PAST_LT_NOW, _TIMES_PAST_FIELD))
     if m.HasField("recent"):
-        v5 = m.recent
-        n5 = v5.seconds * 1_000_000_000 + v5.nanos
-        if abs(n5 - _checks.now_nanos()) > 60000000000:
+        v6 = m.recent
+        n6 = v6.seconds * 1_000_000_000 + v6.nanos
+        if abs(n6 - _checks.now_nanos()) > 60000000000:
             out.append(_checks.at("recent", _TIMES_RECENT_WITHIN, _TIMES_RECENT_FIELD))
     if m.HasField("after_epoch"):
-        v6 = m.after_epoch
-        n6 = v6.seconds * 1_000_000_000 + v6.nanos
-        if not n6 > 0:
+        v7 = m.after_epoch
+        n7 = v7.seconds * 1_000_000_000 + v7.nanos
+        if not n7 > 0:
             out.append(
                 _checks.at(
                     "after_epoch", _TIMES_AFTER_EPOCH_GT, _TIMES_AFTER_EPOCH_FIELD
@@ -1641,14 +1641,14 @@ def validate_Times(m: _pb2.Times) -> list[_errors.Violation]:
 def validate_Leaf(m: _pb2.Leaf) -> list[_errors.Violation]:
     """A leaf message (inlined where it is used)."""
     out: list[_errors.Violation] = []
-    v0 = m.name
-    size0 = len(v0)
-    if size0 < 1:
+    v1 = m.name
+    size1 = len(v1)
+    if size1 < 1:
         out.append(_checks.at("name", _LEAF_NAME_MIN_LEN, _LEAF_NAME_FIELD))
-    if size0 > 8:
+    if size1 > 8:
         out.append(_checks.at("name", _LEAF_NAME_MAX_LEN, _LEAF_NAME_FIELD))
-    v1 = m.count
-    if not v1 <= 10:
+    v2 = m.count
+    if not v2 <= 10:
         out.append(_checks.at("count", _LEAF_COUNT_LTE, _LEAF_COUNT_FIELD))
     return out
 
@@ -1662,155 +1662,155 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                 "choice", _COLLECTIONS_CHOICE_REQUIRED, _COLLECTIONS_CHOICE_ONEOF
             )
         )
-    v0 = m.tags
-    if len(v0) < 1:
+    v1 = m.tags
+    if len(v1) < 1:
         out.append(
             _checks.at("tags", _COLLECTIONS_TAGS_MIN_ITEMS, _COLLECTIONS_TAGS_FIELD)
         )
-    if len(v0) > 5:
+    if len(v1) > 5:
         out.append(
             _checks.at("tags", _COLLECTIONS_TAGS_MAX_ITEMS, _COLLECTIONS_TAGS_FIELD)
         )
-    if len(set(v0)) != len(v0):
+    if len(set(v1)) != len(v1):
         out.append(
             _checks.at("tags", _COLLECTIONS_TAGS_UNIQUE, _COLLECTIONS_TAGS_FIELD)
         )
-    for i0, x0 in enumerate(v0):
-        if len(x0) < 2:
+    for i1, x1 in enumerate(v1):
+        if len(x1) < 2:
             out.append(
                 _checks.at(
-                    f"tags[{i0}]",
+                    f"tags[{i1}]",
                     _COLLECTIONS_TAGS_MIN_LEN,
-                    _COLLECTIONS_TAGS_FIELD.at_index(i0),
+                    _COLLECTIONS_TAGS_FIELD.at_index(i1),
                 )
             )
-    v1 = m.leaves
-    if len(v1) > 100:
+    v2 = m.leaves
+    if len(v2) > 100:
         out.append(
             _checks.at(
                 "leaves", _COLLECTIONS_LEAVES_MAX_ITEMS, _COLLECTIONS_LEAVES_FIELD
             )
         )
-    for x1 in v1:
-        if not 1 <= len(x1.name) <= 8 or not x1.count <= 10:
+    for x2 in v2:
+        if not 1 <= len(x2.name) <= 8 or not x2.count <= 10:
             # an item fails: check them all, with their paths
-            for i1, x1 in enumerate(v1):
-                x1_v0 = x1.name
-                x1_size0 = len(x1_v0)
-                if x1_size0 < 1:
+            for i2, x2 in enumerate(v2):
+                x2_v1 = x2.name
+                x2_size1 = len(x2_v1)
+                if x2_size1 < 1:
                     out.append(
                         _checks.at(
-                            f"leaves[{i1}].name",
+                            f"leaves[{i2}].name",
                             _LEAF_NAME_MIN_LEN,
-                            _COLLECTIONS_LEAVES_FIELD.at_index(i1),
+                            _COLLECTIONS_LEAVES_FIELD.at_index(i2),
                             _LEAF_NAME_FIELD,
                         )
                     )
-                if x1_size0 > 8:
+                if x2_size1 > 8:
                     out.append(
                         _checks.at(
-                            f"leaves[{i1}].name",
+                            f"leaves[{i2}].name",
                             _LEAF_NAME_MAX_LEN,
-                            _COLLECTIONS_LEAVES_FIELD.at_index(i1),
+                            _COLLECTIONS_LEAVES_FIELD.at_index(i2),
                             _LEAF_NAME_FIELD,
                         )
                     )
-                x1_v1 = x1.count
-                if not x1_v1 <= 10:
+                x2_v2 = x2.count
+                if not x2_v2 <= 10:
                     out.append(
                         _checks.at(
-                            f"leaves[{i1}].count",
+                            f"leaves[{i2}].count",
                             _LEAF_COUNT_LTE,
-                            _COLLECTIONS_LEAVES_FIELD.at_index(i1),
+                            _COLLECTIONS_LEAVES_FIELD.at_index(i2),
                             _LEAF_COUNT_FIELD,
                         )
                     )
             break
-    v2 = m.scores
-    if len(v2) < 1:
+    v3 = m.scores
+    if len(v3) < 1:
         out.append(
             _checks.at(
                 "scores", _COLLECTIONS_SCORES_MIN_PAIRS, _COLLECTIONS_SCORES_FIELD
             )
         )
-    if len(v2) > 3:
+    if len(v3) > 3:
         out.append(
             _checks.at(
                 "scores", _COLLECTIONS_SCORES_MAX_PAIRS, _COLLECTIONS_SCORES_FIELD
             )
         )
-    for k2, x2 in sorted(v2.items()):
-        if len(k2) < 1:
-            out.append(
-                _checks.at(
-                    f"scores[{_checks.key(k2)}]",
-                    _COLLECTIONS_SCORES_KEYS_MIN_LEN,
-                    _COLLECTIONS_SCORES_ENTRY.at_key(k2),
-                )
-            )
-        if not x2 >= 0:
-            out.append(
-                _checks.at(
-                    f"scores[{_checks.key(k2)}]",
-                    _COLLECTIONS_SCORES_VALUES_GTE,
-                    _COLLECTIONS_SCORES_ENTRY.at_key(k2),
-                )
-            )
-    v3 = m.by_id
     for k3, x3 in sorted(v3.items()):
-        if not k3 > 0:
+        if len(k3) < 1:
             out.append(
                 _checks.at(
-                    f"by_id[{k3}]",
+                    f"scores[{_checks.key(k3)}]",
+                    _COLLECTIONS_SCORES_KEYS_MIN_LEN,
+                    _COLLECTIONS_SCORES_ENTRY.at_key(k3),
+                )
+            )
+        if not x3 >= 0:
+            out.append(
+                _checks.at(
+                    f"scores[{_checks.key(k3)}]",
+                    _COLLECTIONS_SCORES_VALUES_GTE,
+                    _COLLECTIONS_SCORES_ENTRY.at_key(k3),
+                )
+            )
+    v4 = m.by_id
+    for k4, x4 in sorted(v4.items()):
+        if not k4 > 0:
+            out.append(
+                _checks.at(
+                    f"by_id[{k4}]",
                     _COLLECTIONS_BY_ID_KEYS_GT,
-                    _COLLECTIONS_BY_ID_ENTRY.at_key(k3),
+                    _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
                 )
             )
-        x3_v0 = x3.name
-        x3_size0 = len(x3_v0)
-        if x3_size0 < 1:
+        x4_v1 = x4.name
+        x4_size1 = len(x4_v1)
+        if x4_size1 < 1:
             out.append(
                 _checks.at(
-                    f"by_id[{k3}].name",
+                    f"by_id[{k4}].name",
                     _LEAF_NAME_MIN_LEN,
-                    _COLLECTIONS_BY_ID_ENTRY.at_key(k3),
+                    _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
                     _LEAF_NAME_FIELD,
                 )
             )
-        if x3_size0 > 8:
+        if x4_size1 > 8:
             out.append(
                 _checks.at(
-                    f"by_id[{k3}].name",
+                    f"by_id[{k4}].name",
                     _LEAF_NAME_MAX_LEN,
-                    _COLLECTIONS_BY_ID_ENTRY.at_key(k3),
+                    _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
                     _LEAF_NAME_FIELD,
                 )
             )
-        x3_v1 = x3.count
-        if not x3_v1 <= 10:
+        x4_v2 = x4.count
+        if not x4_v2 <= 10:
             out.append(
                 _checks.at(
-                    f"by_id[{k3}].count",
+                    f"by_id[{k4}].count",
                     _LEAF_COUNT_LTE,
-                    _COLLECTIONS_BY_ID_ENTRY.at_key(k3),
+                    _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
                     _LEAF_COUNT_FIELD,
                 )
             )
-    v4 = m.flags
-    for k4, x4 in sorted(v4.items()):
-        if len(x4) > 3:
+    v5 = m.flags
+    for k5, x5 in sorted(v5.items()):
+        if len(x5) > 3:
             out.append(
                 _checks.at(
-                    f"flags[{_checks.bool_key(k4)}]",
+                    f"flags[{_checks.bool_key(k5)}]",
                     _COLLECTIONS_FLAGS_VALUES_MAX_LEN,
-                    _COLLECTIONS_FLAGS_ENTRY.at_key(k4),
+                    _COLLECTIONS_FLAGS_ENTRY.at_key(k5),
                 )
             )
     if m.HasField("single"):
-        v5 = m.single
-        v5_v0 = v5.name
-        v5_size0 = len(v5_v0)
-        if v5_size0 < 1:
+        v6 = m.single
+        v6_v1 = v6.name
+        v6_size1 = len(v6_v1)
+        if v6_size1 < 1:
             out.append(
                 _checks.at(
                     "single.name",
@@ -1819,7 +1819,7 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _LEAF_NAME_FIELD,
                 )
             )
-        if v5_size0 > 8:
+        if v6_size1 > 8:
             out.append(
                 _checks.at(
                     "single.name",
@@ -1828,8 +1828,8 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _LEAF_NAME_FIELD,
                 )
             )
-        v5_v1 = v5.count
-        if not v5_v1 <= 10:
+        v6_v2 = v6.count
+        if not v6_v2 <= 10:
             out.append(
                 _checks.at(
                     "single.count",
@@ -1845,24 +1845,24 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
             )
         )
     if m.HasField("numbers"):
-        v6 = m.numbers
-        if found6 := validate_Numbers(v6):
-            _checks.nest(out, "numbers", found6, _COLLECTIONS_NUMBERS_FIELD)
+        v7 = m.numbers
+        if found7 := validate_Numbers(v7):
+            _checks.nest(out, "numbers", found7, _COLLECTIONS_NUMBERS_FIELD)
     if m.HasField("child"):
-        v7 = m.child
-        if found7 := validate_Collections(v7):
-            _checks.nest(out, "child", found7, _COLLECTIONS_CHILD_FIELD)
+        v8 = m.child
+        if found8 := validate_Collections(v8):
+            _checks.nest(out, "child", found8, _COLLECTIONS_CHILD_FIELD)
     if m.HasField("text"):
-        v8 = m.text
-        if len(v8) < 1:
+        v9 = m.text
+        if len(v9) < 1:
             out.append(
                 _checks.at("text", _COLLECTIONS_TEXT_MIN_LEN, _COLLECTIONS_TEXT_FIELD)
             )
     if m.HasField("leaf"):
-        v9 = m.leaf
-        v9_v0 = v9.name
-        v9_size0 = len(v9_v0)
-        if v9_size0 < 1:
+        v10 = m.leaf
+        v10_v1 = v10.name
+        v10_size1 = len(v10_v1)
+        if v10_size1 < 1:
             out.append(
                 _checks.at(
                     "leaf.name",
@@ -1871,7 +1871,7 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _LEAF_NAME_FIELD,
                 )
             )
-        if v9_size0 > 8:
+        if v10_size1 > 8:
             out.append(
                 _checks.at(
                     "leaf.name",
@@ -1880,8 +1880,8 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _LEAF_NAME_FIELD,
                 )
             )
-        v9_v1 = v9.count
-        if not v9_v1 <= 10:
+        v10_v2 = v10.count
+        if not v10_v2 <= 10:
             out.append(
                 _checks.at(
                     "leaf.count",
@@ -1890,26 +1890,26 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _LEAF_COUNT_FIELD,
                 )
             )
-    v10 = m.ids
-    if not v10:
+    v11 = m.ids
+    if not v11:
         out.append(_checks.at("ids", _COLLECTIONS_IDS_REQUIRED, _COLLECTIONS_IDS_FIELD))
     else:
-        if len(set(v10)) != len(v10):
+        if len(set(v11)) != len(v11):
             out.append(
                 _checks.at("ids", _COLLECTIONS_IDS_UNIQUE, _COLLECTIONS_IDS_FIELD)
             )
-    v11 = m.colors
-    for i11, x11 in enumerate(v11):
-        if x11 not in _COLLECTIONS_COLORS_DEFINED_ONLY_SET:
+    v12 = m.colors
+    for i12, x12 in enumerate(v12):
+        if x12 not in _COLLECTIONS_COLORS_DEFINED_ONLY_SET:
             out.append(
                 _checks.at(
-                    f"colors[{i11}]",
+                    f"colors[{i12}]",
                     _COLLECTIONS_COLORS_DEFINED_ONLY,
-                    _COLLECTIONS_COLORS_FIELD.at_index(i11),
+                    _COLLECTIONS_COLORS_FIELD.at_index(i12),
                 )
             )
-    v12 = m.optional_name
-    if not v12:
+    v13 = m.optional_name
+    if not v13:
         out.append(
             _checks.at(
                 "optional_name",
@@ -1917,8 +1917,8 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                 _COLLECTIONS_OPTIONAL_NAME_FIELD,
             )
         )
-    v13 = m.ratio
-    if _checks.is_default_float(v13):
+    v14 = m.ratio
+    if _checks.is_default_float(v14):
         out.append(
             _checks.at("ratio", _COLLECTIONS_RATIO_REQUIRED, _COLLECTIONS_RATIO_FIELD)
         )
@@ -1928,10 +1928,10 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
 def validate_UsesSkipped(m: _pb2.UsesSkipped) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     if m.HasField("leaf"):
-        v1 = m.leaf
-        v1_v0 = v1.name
-        v1_size0 = len(v1_v0)
-        if v1_size0 < 1:
+        v2 = m.leaf
+        v2_v1 = v2.name
+        v2_size1 = len(v2_v1)
+        if v2_size1 < 1:
             out.append(
                 _checks.at(
                     "leaf.name",
@@ -1940,7 +1940,7 @@ def validate_UsesSkipped(m: _pb2.UsesSkipped) -> list[_errors.Violation]:
                     _LEAF_NAME_FIELD,
                 )
             )
-        if v1_size0 > 8:
+        if v2_size1 > 8:
             out.append(
                 _checks.at(
                     "leaf.name",
@@ -1949,8 +1949,8 @@ def validate_UsesSkipped(m: _pb2.UsesSkipped) -> list[_errors.Violation]:
                     _LEAF_NAME_FIELD,
                 )
             )
-        v1_v1 = v1.count
-        if not v1_v1 <= 10:
+        v2_v2 = v2.count
+        if not v2_v2 <= 10:
             out.append(
                 _checks.at(
                     "leaf.count",

@@ -53,8 +53,8 @@ _SKU_CODE_PATTERN = _errors.Violation(
 def validate_Sku(m: _pb2.Sku) -> list[_errors.Violation]:
     """A stock keeping unit."""
     out: list[_errors.Violation] = []
-    v0 = m.code
-    if not _SKU_CODE_PATTERN_RE.found(v0):
+    v1 = m.code
+    if not _SKU_CODE_PATTERN_RE.found(v1):
         out.append(_checks.at("code", _SKU_CODE_PATTERN, _SKU_CODE_FIELD))
     return out
 

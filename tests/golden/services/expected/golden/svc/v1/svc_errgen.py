@@ -87,27 +87,27 @@ _GET_ORDER_REQUEST_ID_MAX_LEN = _errors.Violation(
 
 def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = m.id
-    if len(v0) < 1:
+    v1 = m.id
+    if len(v1) < 1:
         out.append(_checks.at("id", _ORDER_ID_MIN_LEN, _ORDER_ID_FIELD))
-    v1 = m.skus
-    if len(v1) > 20:
+    v2 = m.skus
+    if len(v2) > 20:
         out.append(_checks.at("skus", _ORDER_SKUS_MAX_ITEMS, _ORDER_SKUS_FIELD))
-    for i1, x1 in enumerate(v1):
-        if found1 := _golden_common_v1_common_errgen.validate_Sku(x1):
-            _checks.nest(out, f"skus[{i1}]", found1, _ORDER_SKUS_FIELD.at_index(i1))
+    for i2, x2 in enumerate(v2):
+        if found2 := _golden_common_v1_common_errgen.validate_Sku(x2):
+            _checks.nest(out, f"skus[{i2}]", found2, _ORDER_SKUS_FIELD.at_index(i2))
     return out
 
 
 def validate_GetOrderRequest(m: _pb2.GetOrderRequest) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = m.id
-    size0 = len(v0)
-    if size0 < 3:
+    v1 = m.id
+    size1 = len(v1)
+    if size1 < 3:
         out.append(
             _checks.at("id", _GET_ORDER_REQUEST_ID_MIN_LEN, _GET_ORDER_REQUEST_ID_FIELD)
         )
-    if size0 > 64:
+    if size1 > 64:
         out.append(
             _checks.at("id", _GET_ORDER_REQUEST_ID_MAX_LEN, _GET_ORDER_REQUEST_ID_FIELD)
         )
