@@ -105,7 +105,9 @@ def is_plain_attribute_path(nested_name: tuple[str, ...]) -> bool:
 
 def rule_constant(parts: list[str]) -> str:
     """A module constant named after what it checks: ``["LineItem", "sku", "pattern"]`` -> ``_LINE_ITEM_SKU_PATTERN``."""
-    words = [
-        re.sub(r"[^A-Za-z0-9]+", "_", upper_snake(part)).strip("_") for part in parts
-    ]
-    return "_" + "_".join(word for word in words if word)
+    return "_" + "_".join(word for word in map(_constant_word, parts) if word)
+
+
+@cache
+def _constant_word(part: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", upper_snake(part)).strip("_")
