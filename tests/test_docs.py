@@ -328,3 +328,27 @@ def test_generated_block(block: Block) -> None:
     assert (
         doc_examples.normalise(block.source) == expected
     ), f"{block.name} is stale: run `python scripts/doc_examples.py --write`"
+
+
+# -- references --------------------------------------------------------------------------------------------
+
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+#: Documents a reader of the repository cannot open: the project's private spec, notes and issue tracker.
+OUTSIDE = re.compile(r"\bSPEC\b|\bshared/|\b[Ii]ssues? \d")
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_references_resolve(path: Path) -> None:
+    """Relative links point at files of the repository, and no document cites one that is not in it."""
+    text = path.read_text()
+    for match in LINK.finditer(text):
+        target = match["target"].split("#")[0]
+        if not target or re.match(r"[a-z]+:", target):
+            continue
+        assert (
+            path.parent / target
+        ).exists(), f"{path.name}: broken link {match['target']}"
+    cited = [m.group(0) for m in OUTSIDE.finditer(text)]
+    assert (
+        not cited
+    ), f"{path.name} cites documents that are not in the repository: {cited}"
