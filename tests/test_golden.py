@@ -51,7 +51,7 @@ def test_golden_output(case: str) -> None:
 
 
 def test_golden_cases_cover_every_case_directory() -> None:
-    assert CASES == ["hostile", "rules", "services"]
+    assert CASES == ["cel", "hostile", "rules", "services"]
 
 
 @pytest.mark.parametrize("case", CASES)

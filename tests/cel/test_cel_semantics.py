@@ -477,3 +477,20 @@ def test_emitted_code_is_black_and_mypy_strict_clean(tmp_path: Path) -> None:
     ]
     assert not problems, "\n".join(problems)
     assert len(functions) > 150
+
+
+@pytest.mark.parametrize(
+    ("expression", "this", "value", "expected"),
+    [
+        ("this > 100", ast.UINT, 200, True),
+        ("this < 1.5", ast.UINT, 1, True),
+        ("this >= 9223372036854775807", ast.DOUBLE, 9.223372036854775807e18, True),
+        ("this <= 18446744073709551615u", ast.INT, -1, True),
+        ("this > 9223372036854775807", ast.UINT, 9223372036854775808, True),
+    ],
+)
+def test_cross_type_numeric_comparisons(
+    expression: str, this: ast.CelType, value: object, expected: bool
+) -> None:
+    """As protovalidate (cel-go's CrossTypeNumericComparisons): ints and uints exactly, with doubles as doubles."""
+    assert ours(expression, this, value) is expected

@@ -261,9 +261,30 @@ def _declarations(cel: Any) -> tuple[list[Any], list[Any]]:
             for name in ("startsWith", "endsWith", "contains")
         ],
     )
+    # protovalidate enables cel-go's CrossTypeNumericComparisons: `this > 0` on a uint or double field.
+    numbers = [T.INT, T.UINT, D]
+    pairs = [(a, b) for a in numbers for b in numbers if a is not b]
+    comparisons = cel.CelExtension(
+        "cross_type_numeric_comparisons",
+        [
+            cel.FunctionDecl(
+                operator,
+                [
+                    cel.Overload(f"{name}_{a.name()}_{b.name()}", B, [a, b])
+                    for a, b in pairs
+                ],
+            )
+            for operator, name in (
+                ("_<_", "less"),
+                ("_<=_", "less_equals"),
+                ("_>_", "greater"),
+                ("_>=_", "greater_equals"),
+            )
+        ],
+    )
     from cel_expr_python.ext import ext_strings
 
-    return functions, [bytes_functions, ext_strings.ExtStrings()]
+    return functions, [bytes_functions, comparisons, ext_strings.ExtStrings()]
 
 
 _ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): (.*?)(?:\n|$)")
