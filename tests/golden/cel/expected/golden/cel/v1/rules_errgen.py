@@ -13,9 +13,39 @@ from grpc_errgen import validation as _validation
 
 import golden.cel.v1.rules_pb2 as _pb2
 
+_ITEM_COUNT_FIELD = _errors.FieldPathElement("count", 2, 13)
+_ITEM_SKU_FIELD = _errors.FieldPathElement("sku", 1, 9)
+_ORDER_BUDGET_FIELD = _errors.FieldPathElement("budget", 7, 3)
+_ORDER_CONTACT_FIELD = _errors.FieldPathElement("contact", 11, 9)
+_ORDER_CREATED_AT_FIELD = _errors.FieldPathElement("created_at", 3, 11)
+_ORDER_CURRENCY_FIELD = _errors.FieldPathElement("currency", 6, 9)
+_ORDER_DIVISOR_FIELD = _errors.FieldPathElement("divisor", 8, 3)
+_ORDER_HOLD_FIELD = _errors.FieldPathElement("hold", 5, 11)
+_ORDER_ITEMS_FIELD = _errors.FieldPathElement("items", 1, 11)
+_ORDER_LIMITS_ENTRY = _errors.FieldPathElement("limits", 2, 11, 9, 5)
+_ORDER_LIMITS_FIELD = _errors.FieldPathElement("limits", 2, 11)
+_ORDER_RATIO_FIELD = _errors.FieldPathElement("ratio", 10, 1)
+_ORDER_SHIP_BY_FIELD = _errors.FieldPathElement("ship_by", 4, 11)
+_RULE_CEL_23_MESSAGE_AT_0 = _errors.FieldPathElement("cel", 23, 11, index=0)
+_RULE_CEL_23_MESSAGE_AT_1 = _errors.FieldPathElement("cel", 23, 11, index=1)
+_RULE_KEYS_4_MESSAGE = _errors.FieldPathElement("keys", 4, 11)
+_RULE_MAP_19_MESSAGE = _errors.FieldPathElement("map", 19, 11)
+_RULE_VALUES_5_MESSAGE = _errors.FieldPathElement("values", 5, 11)
 _ITEM_SKU_SHAPE_CEL = _cel.pattern("^[A-Z]{2}-[0-9]{4}$")
-_ITEM_SKU_SHAPE = _errors.Violation("", "sku.shape", "sku must look like AB-1234")
-_ITEM_COUNT_EVEN = _errors.Violation("", "count.even", "count must be even")
+_ITEM_SKU_SHAPE = _errors.Violation(
+    "",
+    "sku.shape",
+    "sku must look like AB-1234",
+    (),
+    (_RULE_CEL_23_MESSAGE_AT_0,),
+)
+_ITEM_COUNT_EVEN = _errors.Violation(
+    "",
+    "count.even",
+    "count must be even",
+    (),
+    (_RULE_CEL_23_MESSAGE_AT_0,),
+)
 _ORDER_WINDOW = _errors.Violation(
     "",
     "order.window",
@@ -23,14 +53,41 @@ _ORDER_WINDOW = _errors.Violation(
 )
 _ORDER_ABSORBING = _errors.Violation("", "order.absorbing", "bad ratio")
 _ORDER_BOTH = _errors.Violation("", "order.both", "both err")
-_ORDER_ITEMS_UNIQUE = _errors.Violation("", "items.unique", "skus must be unique")
-_ORDER_ITEMS_ONE_BIG = _errors.Violation("", "items.one_big", "exactly one big item")
-_ORDER_LIMITS_KEYS_KEY = _errors.Violation("", "limits.key", "lower-case keys")
-_ORDER_LIMITS_VALUES_VALUE = _errors.Violation("", "limits.value", "limit out of range")
+_ORDER_ITEMS_UNIQUE = _errors.Violation(
+    "",
+    "items.unique",
+    "skus must be unique",
+    (),
+    (_RULE_CEL_23_MESSAGE_AT_0,),
+)
+_ORDER_ITEMS_ONE_BIG = _errors.Violation(
+    "",
+    "items.one_big",
+    "exactly one big item",
+    (),
+    (_RULE_CEL_23_MESSAGE_AT_1,),
+)
+_ORDER_LIMITS_KEYS_KEY = _errors.Violation(
+    "",
+    "limits.key",
+    "lower-case keys",
+    (),
+    (_RULE_MAP_19_MESSAGE, _RULE_KEYS_4_MESSAGE, _RULE_CEL_23_MESSAGE_AT_0),
+    True,
+)
+_ORDER_LIMITS_VALUES_VALUE = _errors.Violation(
+    "",
+    "limits.value",
+    "limit out of range",
+    (),
+    (_RULE_MAP_19_MESSAGE, _RULE_VALUES_5_MESSAGE, _RULE_CEL_23_MESSAGE_AT_0),
+)
 _ORDER_SHIP_BY_FUTURE = _errors.Violation(
     "",
     "ship_by.future",
     "ship_by must be in the future",
+    (),
+    (_RULE_CEL_23_MESSAGE_AT_0,),
 )
 _ORDER_CURRENCY_KNOWN_CEL = frozenset(
     (
@@ -41,12 +98,26 @@ _ORDER_CURRENCY_KNOWN_CEL = frozenset(
         "CHF",
     )
 )
-_ORDER_CURRENCY_KNOWN = _errors.Violation("", "currency.known", "unknown currency")
-_ORDER_RATIO_FINITE = _errors.Violation("", "ratio.finite", "ratio must be finite")
+_ORDER_CURRENCY_KNOWN = _errors.Violation(
+    "",
+    "currency.known",
+    "unknown currency",
+    (),
+    (_RULE_CEL_23_MESSAGE_AT_0,),
+)
+_ORDER_RATIO_FINITE = _errors.Violation(
+    "",
+    "ratio.finite",
+    "ratio must be finite",
+    (),
+    (_RULE_CEL_23_MESSAGE_AT_0,),
+)
 _ORDER_CONTACT_EMAIL = _errors.Violation(
     "",
     "contact.email",
     "contact must be an email",
+    (),
+    (_RULE_CEL_23_MESSAGE_AT_0,),
 )
 
 
@@ -54,10 +125,10 @@ def validate_Item(m: _pb2.Item) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v0 = m.sku
     if not _ITEM_SKU_SHAPE_CEL.found(v0):
-        out.append(_checks.at("sku", _ITEM_SKU_SHAPE))
+        out.append(_checks.at("sku", _ITEM_SKU_SHAPE, _ITEM_SKU_FIELD))
     v1 = m.count
     if not (_cel.mod_uint(v1, 2) == 0):
-        out.append(_checks.at("count", _ITEM_COUNT_EVEN))
+        out.append(_checks.at("count", _ITEM_COUNT_EVEN, _ITEM_COUNT_FIELD))
     return out
 
 
@@ -77,7 +148,7 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
         )
         else ""
     ):
-        out.append(_errors.Violation("", "order.budget", cel_text))
+        out.append(_errors.Violation("", "order.budget", cel_text, (), ()))
     if not ((m.budget == 0) or (_cel.div_int(m.budget, m.divisor) > 2)):
         out.append(_checks.at("", _ORDER_ABSORBING))
     if not _cel.and_(
@@ -87,30 +158,56 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
         out.append(_checks.at("", _ORDER_BOTH))
     v0 = m.items
     if not _cel.unique([_i0.sku for _i0 in v0]):
-        out.append(_checks.at("items", _ORDER_ITEMS_UNIQUE))
+        out.append(_checks.at("items", _ORDER_ITEMS_UNIQUE, _ORDER_ITEMS_FIELD))
     if not ((sum(1 for _i0 in v0 if (_i0.count > 100)) == 1) or (len(v0) == 0)):
-        out.append(_checks.at("items", _ORDER_ITEMS_ONE_BIG))
+        out.append(_checks.at("items", _ORDER_ITEMS_ONE_BIG, _ORDER_ITEMS_FIELD))
     for i0, x0 in enumerate(v0):
         x0_v0 = x0.sku
         if not _ITEM_SKU_SHAPE_CEL.found(x0_v0):
-            out.append(_checks.at(f"items[{i0}].sku", _ITEM_SKU_SHAPE))
+            out.append(
+                _checks.at(
+                    f"items[{i0}].sku",
+                    _ITEM_SKU_SHAPE,
+                    _ORDER_ITEMS_FIELD.at_index(i0),
+                    _ITEM_SKU_FIELD,
+                )
+            )
         x0_v1 = x0.count
         if not (_cel.mod_uint(x0_v1, 2) == 0):
-            out.append(_checks.at(f"items[{i0}].count", _ITEM_COUNT_EVEN))
+            out.append(
+                _checks.at(
+                    f"items[{i0}].count",
+                    _ITEM_COUNT_EVEN,
+                    _ORDER_ITEMS_FIELD.at_index(i0),
+                    _ITEM_COUNT_FIELD,
+                )
+            )
     v1 = m.limits
-    for k1, x1 in v1.items():
+    for k1, x1 in sorted(v1.items()):
         if not (_cel.lower_ascii(k1) == k1):
-            out.append(_checks.at(f"limits[{_checks.key(k1)}]", _ORDER_LIMITS_KEYS_KEY))
+            out.append(
+                _checks.at(
+                    f"limits[{_checks.key(k1)}]",
+                    _ORDER_LIMITS_KEYS_KEY,
+                    _ORDER_LIMITS_ENTRY.at_key(k1),
+                )
+            )
         if not ((x1 >= 0) and (x1 <= 100)):
             out.append(
-                _checks.at(f"limits[{_checks.key(k1)}]", _ORDER_LIMITS_VALUES_VALUE)
+                _checks.at(
+                    f"limits[{_checks.key(k1)}]",
+                    _ORDER_LIMITS_VALUES_VALUE,
+                    _ORDER_LIMITS_ENTRY.at_key(k1),
+                )
             )
     if m.HasField("ship_by"):
         v3 = m.ship_by
         n3 = v3.seconds * 1_000_000_000 + v3.nanos
         now = _cel.now()
         if not (n3 > now):
-            out.append(_checks.at("ship_by", _ORDER_SHIP_BY_FUTURE))
+            out.append(
+                _checks.at("ship_by", _ORDER_SHIP_BY_FUTURE, _ORDER_SHIP_BY_FIELD)
+            )
     if m.HasField("hold"):
         v4 = m.hold
         n4 = v4.seconds * 1_000_000_000 + v4.nanos
@@ -121,16 +218,24 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
                 "hold %s is over a day", [n4], ("google.protobuf.Duration",)
             )
         ):
-            out.append(_errors.Violation("hold", "hold.max", cel_text))
+            out.append(
+                _errors.Violation(
+                    "hold",
+                    "hold.max",
+                    cel_text,
+                    (_ORDER_HOLD_FIELD,),
+                    (_RULE_CEL_23_MESSAGE_AT_0,),
+                )
+            )
     v5 = m.currency
     if not (v5 in _ORDER_CURRENCY_KNOWN_CEL):
-        out.append(_checks.at("currency", _ORDER_CURRENCY_KNOWN))
+        out.append(_checks.at("currency", _ORDER_CURRENCY_KNOWN, _ORDER_CURRENCY_FIELD))
     v8 = m.ratio
     if not ((not _cel.is_nan(v8)) and (not _cel.is_inf(v8))):
-        out.append(_checks.at("ratio", _ORDER_RATIO_FINITE))
+        out.append(_checks.at("ratio", _ORDER_RATIO_FINITE, _ORDER_RATIO_FIELD))
     v9 = m.contact
     if not ((v9 == "") or _cel.is_email(v9)):
-        out.append(_checks.at("contact", _ORDER_CONTACT_EMAIL))
+        out.append(_checks.at("contact", _ORDER_CONTACT_EMAIL, _ORDER_CONTACT_FIELD))
     return out
 
 
