@@ -15,11 +15,9 @@ import golden.cel.v1.rules_pb2 as _pb2
 
 _ITEM_COUNT_FIELD = _errors.FieldPathElement("count", 2, 13)
 _ITEM_SKU_FIELD = _errors.FieldPathElement("sku", 1, 9)
-_ORDER_BUDGET_FIELD = _errors.FieldPathElement("budget", 7, 3)
 _ORDER_CONTACT_FIELD = _errors.FieldPathElement("contact", 11, 9)
 _ORDER_CREATED_AT_FIELD = _errors.FieldPathElement("created_at", 3, 11)
 _ORDER_CURRENCY_FIELD = _errors.FieldPathElement("currency", 6, 9)
-_ORDER_DIVISOR_FIELD = _errors.FieldPathElement("divisor", 8, 3)
 _ORDER_HOLD_FIELD = _errors.FieldPathElement("hold", 5, 11)
 _ORDER_ITEMS_FIELD = _errors.FieldPathElement("items", 1, 11)
 _ORDER_LIMITS_ENTRY = _errors.FieldPathElement("limits", 2, 11, 9, 5)
@@ -123,11 +121,11 @@ _ORDER_CONTACT_EMAIL = _errors.Violation(
 
 def validate_Item(m: _pb2.Item) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
-    v0 = m.sku
-    if not _ITEM_SKU_SHAPE_CEL.found(v0):
+    v1 = m.sku
+    if not _ITEM_SKU_SHAPE_CEL.found(v1):
         out.append(_checks.at("sku", _ITEM_SKU_SHAPE, _ITEM_SKU_FIELD))
-    v1 = m.count
-    if not (_cel.mod_uint(v1, 2) == 0):
+    v2 = m.count
+    if not (_cel.mod_uint(v2, 2) == 0):
         out.append(_checks.at("count", _ITEM_COUNT_EVEN, _ITEM_COUNT_FIELD))
     return out
 
@@ -156,66 +154,66 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
         lambda: (_cel.i64(m.budget * 1000) < 10),
     ):
         out.append(_checks.at("", _ORDER_BOTH))
-    v0 = m.items
-    if not _cel.unique([_i0.sku for _i0 in v0]):
+    v1 = m.items
+    if not _cel.unique([_i0.sku for _i0 in v1]):
         out.append(_checks.at("items", _ORDER_ITEMS_UNIQUE, _ORDER_ITEMS_FIELD))
-    if not ((sum(1 for _i0 in v0 if (_i0.count > 100)) == 1) or (len(v0) == 0)):
+    if not ((sum(1 for _i0 in v1 if (_i0.count > 100)) == 1) or (len(v1) == 0)):
         out.append(_checks.at("items", _ORDER_ITEMS_ONE_BIG, _ORDER_ITEMS_FIELD))
-    for i0, x0 in enumerate(v0):
-        x0_v0 = x0.sku
-        if not _ITEM_SKU_SHAPE_CEL.found(x0_v0):
+    for i1, x1 in enumerate(v1):
+        x1_v1 = x1.sku
+        if not _ITEM_SKU_SHAPE_CEL.found(x1_v1):
             out.append(
                 _checks.at(
-                    f"items[{i0}].sku",
+                    f"items[{i1}].sku",
                     _ITEM_SKU_SHAPE,
-                    _ORDER_ITEMS_FIELD.at_index(i0),
+                    _ORDER_ITEMS_FIELD.at_index(i1),
                     _ITEM_SKU_FIELD,
                 )
             )
-        x0_v1 = x0.count
-        if not (_cel.mod_uint(x0_v1, 2) == 0):
+        x1_v2 = x1.count
+        if not (_cel.mod_uint(x1_v2, 2) == 0):
             out.append(
                 _checks.at(
-                    f"items[{i0}].count",
+                    f"items[{i1}].count",
                     _ITEM_COUNT_EVEN,
-                    _ORDER_ITEMS_FIELD.at_index(i0),
+                    _ORDER_ITEMS_FIELD.at_index(i1),
                     _ITEM_COUNT_FIELD,
                 )
             )
-    v1 = m.limits
-    for k1, x1 in sorted(v1.items()):
-        if not (_cel.lower_ascii(k1) == k1):
+    v2 = m.limits
+    for k2, x2 in sorted(v2.items()):
+        if not (_cel.lower_ascii(k2) == k2):
             out.append(
                 _checks.at(
-                    f"limits[{_checks.key(k1)}]",
+                    f"limits[{_checks.key(k2)}]",
                     _ORDER_LIMITS_KEYS_KEY,
-                    _ORDER_LIMITS_ENTRY.at_key(k1),
+                    _ORDER_LIMITS_ENTRY.at_key(k2),
                 )
             )
-        if not ((x1 >= 0) and (x1 <= 100)):
+        if not ((x2 >= 0) and (x2 <= 100)):
             out.append(
                 _checks.at(
-                    f"limits[{_checks.key(k1)}]",
+                    f"limits[{_checks.key(k2)}]",
                     _ORDER_LIMITS_VALUES_VALUE,
-                    _ORDER_LIMITS_ENTRY.at_key(k1),
+                    _ORDER_LIMITS_ENTRY.at_key(k2),
                 )
             )
     if m.HasField("ship_by"):
-        v3 = m.ship_by
-        n3 = v3.seconds * 1_000_000_000 + v3.nanos
+        v4 = m.ship_by
+        n4 = v4.seconds * 1_000_000_000 + v4.nanos
         now = _cel.now()
-        if not (n3 > now):
+        if not (n4 > now):
             out.append(
                 _checks.at("ship_by", _ORDER_SHIP_BY_FUTURE, _ORDER_SHIP_BY_FIELD)
             )
     if m.HasField("hold"):
-        v4 = m.hold
-        n4 = v4.seconds * 1_000_000_000 + v4.nanos
+        v5 = m.hold
+        n5 = v5.seconds * 1_000_000_000 + v5.nanos
         if cel_text := (
             ""
-            if (n4 <= 86400000000000)
+            if (n5 <= 86400000000000)
             else _cel.format(
-                "hold %s is over a day", [n4], ("google.protobuf.Duration",)
+                "hold %s is over a day", [n5], ("google.protobuf.Duration",)
             )
         ):
             out.append(
@@ -227,14 +225,14 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
                     (_RULE_CEL_23_MESSAGE_AT_0,),
                 )
             )
-    v5 = m.currency
-    if not (v5 in _ORDER_CURRENCY_KNOWN_CEL):
+    v6 = m.currency
+    if not (v6 in _ORDER_CURRENCY_KNOWN_CEL):
         out.append(_checks.at("currency", _ORDER_CURRENCY_KNOWN, _ORDER_CURRENCY_FIELD))
-    v8 = m.ratio
-    if not ((not _cel.is_nan(v8)) and (not _cel.is_inf(v8))):
+    v10 = m.ratio
+    if not ((not _cel.is_nan(v10)) and (not _cel.is_inf(v10))):
         out.append(_checks.at("ratio", _ORDER_RATIO_FINITE, _ORDER_RATIO_FIELD))
-    v9 = m.contact
-    if not ((v9 == "") or _cel.is_email(v9)):
+    v11 = m.contact
+    if not ((v11 == "") or _cel.is_email(v11)):
         out.append(_checks.at("contact", _ORDER_CONTACT_EMAIL, _ORDER_CONTACT_FIELD))
     return out
 
