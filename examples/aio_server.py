@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -20,11 +21,15 @@ from shop.v1 import orders_errgen, orders_pb2_grpc
 from shop_service import AsyncOrderService, Store, authenticate_async
 
 
-async def start(port: int = 0) -> tuple[grpc.aio.Server, int]:
-    """Start the server on 127.0.0.1:``port`` (0: any free port); returns it and its port."""
+async def start(port: int = 0, metrics: Any = None) -> tuple[grpc.aio.Server, int]:
+    """Start the server on 127.0.0.1:``port`` (0: any free port); returns it and its port.
+
+    The same chain as ``server.py``: with ``metrics`` (a ``prometheus_client.CollectorRegistry``), Prometheus
+    metrics too.
+    """
     server = grpc.aio.server(
         interceptors=grpc_errgen.aio.server_interceptors(
-            orders_errgen, authenticate=authenticate_async
+            orders_errgen, authenticate=authenticate_async, metrics=metrics
         )
     )
     orders_pb2_grpc.add_OrderServiceServicer_to_server(

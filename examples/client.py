@@ -1,8 +1,8 @@
-"""A typed client of the example order service: what each kind of failure looks like to a caller.
+"""A typed client of the example order service: what each kind of outcome looks like to a caller.
 
 Sync, through ``grpc_errgen.client_interceptors`` (typed exceptions), ``grpc_errgen.bearer_token`` (auth) and
-``grpc_errgen.channel_options`` (the retry policy the proto declares); ``--aio`` does the same with
-``grpc.aio``.
+``grpc_errgen.channel_options`` (the retry policy the proto declares); ``--aio`` makes the same calls with
+``grpc.aio``. Both run the same ``SCENARIOS``.
 
     python examples/client.py 127.0.0.1:50051          # against examples/server.py
     python examples/client.py --aio 127.0.0.1:50052    # against examples/aio_server.py
@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ from google.protobuf import text_format
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import grpc_errgen
-import grpc_errgen.aio
 from grpc_errgen import errors
 from shop.v1 import orders_errgen, orders_pb2, orders_pb2_grpc
 
@@ -40,147 +40,207 @@ BAD = orders_pb2.CreateOrderRequest(
     shipping=orders_pb2.Address(line1="", country="France"),
     labels={"": "x"},
 )
+#: The callers: their bearer tokens (``examples/shop_service.py`` knows alice and bob; nobody sends none).
+TOKENS = {"alice": "alice-token", "bob": "bob-token", "nobody": None}
+METHODS = orders_pb2.DESCRIPTOR.services_by_name["OrderService"].methods_by_name
 
 
-def show(title: str, call: Callable[[], Any]) -> Any:
-    """Run one client call and print its outcome the way a user would see it."""
-    try:
-        result = call()
-    except errors.ValidationError as error:
-        print(
-            f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}"
-        )
-        for violation in error.violations:
-            print(f"      {violation.field}: {violation.message} [{violation.rule}]")
-        return None
-    except errors.RpcException as error:
-        extra = f" metadata={error.metadata}" if error.metadata else ""
-        if error.retry_delay is not None:
-            extra += f" retry_delay={error.retry_delay}s"
-        # Every google.rpc detail the server sent (ErrorInfo first; ResourceInfo, LocalizedMessage...).
-        more = [type(d).__name__ for d in error.error_details[1:]]
-        if more:
-            extra += f" details={more}"
-        print(
-            f"  {title}: {type(error).__name__} {error.code().name}: {error.details()}{extra}"
-        )
-        return None
+def changed(**fields: Any) -> orders_pb2.CreateOrderRequest:
+    """``GOOD`` with some fields replaced."""
+    request = orders_pb2.CreateOrderRequest()
+    request.CopyFrom(GOOD)
+    for name, value in fields.items():
+        if name == "sku":
+            request.items[0].sku = value
+        else:
+            setattr(request, name, value)
+    return request
+
+
+def upload(order_id: str, sku: str, quantity: int) -> orders_pb2.ItemUpload:
+    return orders_pb2.ItemUpload(
+        order_id=order_id, item=orders_pb2.LineItem(sku=sku, quantity=quantity)
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One call: who makes it, to which rpc, with what (a list of messages for a request stream)."""
+
+    title: str
+    caller: str
+    method: str
+    request: Callable[
+        [str], Any
+    ]  # the id of the order the first call created -> the request
+
+
+SCENARIOS = [
+    Scenario("CreateOrder", "alice", "CreateOrder", lambda _: GOOD),
+    Scenario("CreateOrder (invalid request)", "alice", "CreateOrder", lambda _: BAD),
+    Scenario(
+        "CreateOrder (declared error)",
+        "alice",
+        "CreateOrder",
+        lambda _: changed(sku="ZZZ-0001"),
+    ),
+    Scenario(
+        "CreateOrder (handler bug)",
+        "alice",
+        "CreateOrder",
+        lambda _: changed(card_token="boom-boom"),
+    ),
+    Scenario("CreateOrder (no token)", "nobody", "CreateOrder", lambda _: GOOD),
+    Scenario("CreateOrder (missing scope)", "bob", "CreateOrder", lambda _: GOOD),
+    Scenario(
+        "GetOrder (busy twice, retried by the channel)",
+        "alice",
+        "GetOrder",
+        lambda order_id: orders_pb2.GetOrderRequest(id=order_id),
+    ),
+    Scenario(
+        "GetOrder (unknown id)",
+        "alice",
+        "GetOrder",
+        lambda _: orders_pb2.GetOrderRequest(id="ord-999"),
+    ),
+    Scenario(
+        "ListOrders (server stream, no auth needed)",
+        "nobody",
+        "ListOrders",
+        lambda _: orders_pb2.ListOrdersRequest(customer_email="alice@example.com"),
+    ),
+    Scenario(
+        "UploadItems (client stream)",
+        "alice",
+        "UploadItems",
+        lambda order_id: [
+            upload(order_id, "ABC-0001", 1),
+            upload(order_id, "ABC-0002", 3),
+        ],
+    ),
+    Scenario(
+        "UploadItems (bad 2nd message)",
+        "alice",
+        "UploadItems",
+        lambda order_id: [upload(order_id, "ABC-0001", 1), upload(order_id, "bad", 0)],
+    ),
+    Scenario(
+        "UploadItems (unknown order: KeyError, mapped by the proto)",
+        "alice",
+        "UploadItems",
+        lambda _: [upload("ord-404", "ABC-0001", 1)],
+    ),
+    Scenario(
+        "TrackOrders (bidi, unknown order mid-stream)",
+        "alice",
+        "TrackOrders",
+        lambda order_id: [
+            orders_pb2.TrackRequest(order_id=order_id),
+            orders_pb2.TrackRequest(order_id="ord-404"),
+        ],
+    ),
+]
+
+
+def failure(error: errors.RpcException) -> str:
+    """The typed exception the call raised, as one line (and one more per field violation)."""
+    if isinstance(error, errors.ValidationError):
+        lines = [f"{type(error).__name__} {error.code().name}: {error.details()}"]
+        lines += [f"    {v.field}: {v.message} [{v.rule}]" for v in error.violations]
+        return "\n    ".join(lines)
+    extra = f" metadata={error.metadata}" if error.metadata else ""
+    if error.retry_delay is not None:
+        extra += f" retry_delay={error.retry_delay}s"
+    # Every google.rpc detail the server sent (ErrorInfo first; ResourceInfo, LocalizedMessage...).
+    more = [type(d).__name__ for d in error.error_details[1:]]
+    if more:
+        extra += f" details={more}"
+    return f"{type(error).__name__} {error.code().name}: {error.details()}{extra}"
+
+
+def success(result: Any) -> str:
     if isinstance(result, list):
-        summary = f"{len(result)} message(s)"
-    else:
-        summary = text_format.MessageToString(result, as_one_line=True)
-    print(f"  {title}: OK {summary}")
-    return result
+        return f"OK {len(result)} message(s)"
+    return "OK " + text_format.MessageToString(result, as_one_line=True)
+
+
+def show_title(scenario: Scenario) -> None:
+    # Before the call, so that the server's log lines for it appear under its title.
+    print(f"  {scenario.title}", flush=True)
+
+
+def show_outcome(text: str) -> None:
+    print(f"    -> {text}", flush=True)
 
 
 def run(target: str) -> None:
-    """Call the sync server at ``target`` once for each kind of outcome, printing what the caller sees."""
+    """Make every scenario's call on the sync server at ``target``, printing what the caller sees."""
     options = grpc_errgen.channel_options(orders_errgen)
-
     channels: list[grpc.Channel] = []
-
-    def stub(token: str | None) -> orders_pb2_grpc.OrderServiceStub:
+    stubs = {}
+    for caller, token in TOKENS.items():
         interceptors = [*grpc_errgen.client_interceptors(orders_errgen)]
         if token:
             interceptors = [*grpc_errgen.bearer_token(token), *interceptors]
         channels.append(grpc.insecure_channel(target, options=options))
         channel = grpc.intercept_channel(channels[-1], *interceptors)
-        return orders_pb2_grpc.OrderServiceStub(channel)
-
-    alice, bob, nobody = stub("alice-token"), stub("bob-token"), stub(None)
-    order = show("CreateOrder", lambda: alice.CreateOrder(GOOD))
-    show("CreateOrder (invalid request)", lambda: alice.CreateOrder(BAD))
-    out_of_stock = orders_pb2.CreateOrderRequest()
-    out_of_stock.CopyFrom(GOOD)
-    out_of_stock.items[0].sku = "ZZZ-0001"
-    show("CreateOrder (declared error)", lambda: alice.CreateOrder(out_of_stock))
-    exploding = orders_pb2.CreateOrderRequest()
-    exploding.CopyFrom(GOOD)
-    exploding.card_token = "boom-boom"
-    show("CreateOrder (handler bug)", lambda: alice.CreateOrder(exploding))
-    show("CreateOrder (no token)", lambda: nobody.CreateOrder(GOOD))
-    show("CreateOrder (missing scope)", lambda: bob.CreateOrder(GOOD))
-    if order is not None:
-        show(
-            "GetOrder (busy twice, retried by the channel)",
-            lambda: alice.GetOrder(orders_pb2.GetOrderRequest(id=order.id)),
-        )
-    show(
-        "GetOrder (unknown id)",
-        lambda: alice.GetOrder(orders_pb2.GetOrderRequest(id="ord-999")),
-    )
-    show(
-        "ListOrders (server stream, no auth needed)",
-        lambda: list(
-            nobody.ListOrders(
-                orders_pb2.ListOrdersRequest(customer_email="alice@example.com")
-            )
-        ),
-    )
-
-    def uploads(items: list[tuple[str, int]]) -> Iterator[orders_pb2.ItemUpload]:
-        for sku, quantity in items:
-            yield orders_pb2.ItemUpload(
-                order_id=order.id if order else "ord-1",
-                item=orders_pb2.LineItem(sku=sku, quantity=quantity),
-            )
-
-    show(
-        "UploadItems (client stream)",
-        lambda: alice.UploadItems(uploads([("ABC-0001", 1), ("ABC-0002", 3)])),
-    )
-    show(
-        "UploadItems (bad 2nd message)",
-        lambda: alice.UploadItems(uploads([("ABC-0001", 1), ("bad", 0)])),
-    )
-    show(
-        "TrackOrders (bidi, unknown order mid-stream)",
-        lambda: list(
-            alice.TrackOrders(
-                iter(
-                    [
-                        orders_pb2.TrackRequest(order_id=order.id if order else "x"),
-                        orders_pb2.TrackRequest(order_id="ord-404"),
-                    ]
-                )
-            )
-        ),
-    )
+        stubs[caller] = orders_pb2_grpc.OrderServiceStub(channel)
+    order_id = "ord-1"
+    for scenario in SCENARIOS:
+        show_title(scenario)
+        method = METHODS[scenario.method]
+        request = scenario.request(order_id)
+        call = getattr(stubs[scenario.caller], scenario.method)
+        try:
+            result = call(iter(request) if method.client_streaming else request)
+            if method.server_streaming:
+                result = list(result)
+        except errors.RpcException as error:
+            show_outcome(failure(error))
+            continue
+        if scenario.method == "CreateOrder":
+            order_id = result.id
+        show_outcome(success(result))
     for channel in channels:
         channel.close()
 
 
 async def run_aio(target: str) -> None:
-    """The same through ``grpc.aio``, a shorter tour."""
-    interceptors = [
-        *grpc_errgen.aio.bearer_token("alice-token"),
-        *grpc_errgen.aio.client_interceptors(orders_errgen),
-    ]
-    async with grpc.aio.insecure_channel(
-        target,
-        interceptors=interceptors,
-        options=grpc_errgen.channel_options(orders_errgen),
-    ) as channel:
-        stub = orders_pb2_grpc.OrderServiceStub(channel)
-        for title, request in (
-            ("CreateOrder", GOOD),
-            ("CreateOrder (invalid request)", BAD),
-        ):
-            try:
-                order = await stub.CreateOrder(request)
-                print(f"  {title}: OK id={order.id}")
-            except errors.ValidationError as error:
-                print(f"  {title}: {type(error).__name__}: {error.details()}")
-                for violation in error.violations:
-                    print(
-                        f"      {violation.field}: {violation.message} [{violation.rule}]"
-                    )
-        try:
-            await stub.GetOrder(orders_pb2.GetOrderRequest(id="ord-999"))
-        except orders_errgen.OrderNotFound as error:
-            print(
-                f"  GetOrder (unknown id): {type(error).__name__} {error.code().name}: {error.details()} {error.metadata}"
+    """The same calls through ``grpc.aio`` (``grpc_errgen.aio``'s client interceptors)."""
+    options = grpc_errgen.channel_options(orders_errgen)
+    channels: list[grpc.aio.Channel] = []
+    stubs = {}
+    for caller, token in TOKENS.items():
+        interceptors = [*grpc_errgen.aio.client_interceptors(orders_errgen)]
+        if token:
+            interceptors = [*grpc_errgen.aio.bearer_token(token), *interceptors]
+        channels.append(
+            grpc.aio.insecure_channel(
+                target, interceptors=interceptors, options=options
             )
+        )
+        stubs[caller] = orders_pb2_grpc.OrderServiceStub(channels[-1])
+    order_id = "ord-1"
+    for scenario in SCENARIOS:
+        show_title(scenario)
+        method = METHODS[scenario.method]
+        request = scenario.request(order_id)
+        call = getattr(stubs[scenario.caller], scenario.method)
+        try:
+            pending = call(iter(request) if method.client_streaming else request)
+            if method.server_streaming:
+                result = [message async for message in pending]
+            else:
+                result = await pending
+        except errors.RpcException as error:
+            show_outcome(failure(error))
+            continue
+        if scenario.method == "CreateOrder":
+            order_id = result.id
+        show_outcome(success(result))
+    for channel in channels:
+        await channel.close()
 
 
 def main() -> None:
