@@ -193,7 +193,7 @@ def run(target: str) -> None:
         request = scenario.request(order_id)
         call = getattr(stubs[scenario.caller], scenario.method)
         try:
-            result = call(iter(request) if method.client_streaming else request)
+            result: Any = call(iter(request) if method.client_streaming else request)
             if method.server_streaming:
                 result = list(result)
         except errors.RpcException as error:
@@ -229,6 +229,7 @@ async def run_aio(target: str) -> None:
         call = getattr(stubs[scenario.caller], scenario.method)
         try:
             pending = call(iter(request) if method.client_streaming else request)
+            result: Any
             if method.server_streaming:
                 result = [message async for message in pending]
             else:
