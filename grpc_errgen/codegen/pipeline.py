@@ -14,6 +14,7 @@ from google.protobuf.compiler import plugin_pb2
 
 # Importing options_pb2 registers the extensions the request's options carry.
 from grpc_errgen import options_pb2  # noqa: F401
+from grpc_errgen.codegen import validate_proto
 from grpc_errgen.codegen.backend import module, names
 from grpc_errgen.codegen.diagnostics import GenContext
 from grpc_errgen.codegen.frontend import errgen_rules, errgen_services
@@ -84,6 +85,9 @@ def generate(
     if found:
         response.error = "\n".join(found)
         return response
+    validate_pb2 = validate_proto.python_module(request)
+    if validate_pb2 is not None:
+        response.file.append(validate_pb2)
     for name in wanted:
         if not models[name].is_empty:
             response.file.add(

@@ -21,6 +21,7 @@ import grpc_tools
 from google.protobuf import descriptor_pb2
 from google.protobuf.compiler import plugin_pb2
 
+from grpc_errgen.codegen import validate_proto
 from grpc_errgen.codegen.pipeline import generate
 from grpc_errgen.codegen.resources import include_dir
 from grpc_errgen.codegen.stubs import typed_stubs
@@ -97,9 +98,12 @@ def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Resu
             "no .proto files found in " + ", ".join(str(p) for p in paths)
         )
     roots = list(dict.fromkeys(root for root, _ in protos))
-    include_args = [
-        f"-I{d}" for d in [*roots, *map(Path.resolve, includes), *builtin_includes()]
-    ]
+    include_dirs = [*roots, *map(Path.resolve, includes), *builtin_includes()]
+    include_args = [f"-I{d}" for d in include_dirs]
+    if validate_proto.pinned_needed(include_dirs):
+        # buf/validate/validate.proto for protos annotated for protovalidate: the pinned copy, unless the
+        # user's include path has one
+        include_args.append(f"--descriptor_set_in={validate_proto.PINNED}")
     with tempfile.TemporaryDirectory(prefix="grpc-errgen-") as tmp:
         # protoc writes each generator's files into one zip: three files to write and read back, not hundreds.
         python_zip, grpc_zip = Path(tmp) / "python.zip", Path(tmp) / "grpc.zip"

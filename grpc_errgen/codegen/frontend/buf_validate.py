@@ -43,21 +43,22 @@ class BufValidateOptions:
     def __init__(self, pool: descriptor_pool.DescriptorPool) -> None:
         self._extensions: dict[str, descriptor.FieldDescriptor] = {}
         self._classes: dict[str, type[Message]] = {}
-        try:
-            for kind in ("field", "oneof", "message"):
-                self._extensions[kind] = pool.FindExtensionByName(f"{PACKAGE}.{kind}")
-        except KeyError:
-            self._extensions = {}
-            return
-        for kind in ("Field", "Oneof", "Message"):
-            self._classes[kind.lower()] = message_factory.GetMessageClass(
-                pool.FindMessageTypeByName(f"google.protobuf.{kind}Options")
+        for kind in ("field", "oneof", "message"):
+            try:
+                extension = pool.FindExtensionByName(f"{PACKAGE}.{kind}")
+            except KeyError:  # not in the run, or not in this copy of validate.proto
+                continue
+            self._extensions[kind] = extension
+            self._classes[kind] = message_factory.GetMessageClass(
+                pool.FindMessageTypeByName(
+                    f"google.protobuf.{kind.capitalize()}Options"
+                )
             )
 
     def _read(
         self, kind: str, options: Message, source: tuple[int, ...]
     ) -> Written | None:
-        if not self._extensions or not options.ByteSize():
+        if kind not in self._extensions or not options.ByteSize():
             return None
         extension: Any = self._extensions[kind]
         parsed: Any = self._classes[kind].FromString(options.SerializeToString())
