@@ -21,6 +21,7 @@ ORDERS = """
     import "grpc_errgen/options.proto";
     import "google/protobuf/duration.proto";
     import "google/protobuf/timestamp.proto";
+    import "google/protobuf/wrappers.proto";
 
     message Line {
       string sku = 1 [(errgen.field).cel = {
@@ -51,6 +52,9 @@ ORDERS = """
       google.protobuf.Timestamp ship_by = 4;
       google.protobuf.Duration hold = 5 [(errgen.field).cel = {
         id: "hold.max", message: "at most a day", expression: "this <= duration('24h')"
+      }];
+      google.protobuf.Int32Value priority = 7 [(errgen.field).cel = {
+        id: "priority.range", message: "priority 1..5", expression: "this >= 1 && this <= 5"
       }];
       string note = 6 [(errgen.field).cel = {
         id: "note.recent", message: "no note from the future", expression: "size(this) < 10 || now > timestamp('2000-01-01T00:00:00Z')"
@@ -88,7 +92,9 @@ def test_field_message_and_element_rules(generated: Path) -> None:
     order.created_at.seconds = 10
     order.ship_by.seconds = 5
     order.hold.seconds = 86401
+    order.priority.value = 9  # a wrapper: the rule reads the value it wraps
     assert _found(order) == {
+        ("priority", "priority.range", "priority 1..5"),
         ("", "order.window", "ship_by must be after created_at"),
         ("lines", "lines.unique", "skus must be unique"),
         ("lines[0].sku", "sku.shape", "sku must look like AB-1234"),

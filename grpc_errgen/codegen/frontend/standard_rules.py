@@ -218,7 +218,8 @@ class StandardRules:
             return m.ValueRules(kind, (), ignore)
         chosen = rules.WhichOneof("type")
         wrapped = WRAPPERS.get(message_name or "")
-        if wrapped is not None and chosen == wrapped:
+        if wrapped is not None and chosen in (wrapped, None):
+            # rules (typed or CEL) on a wrapper apply to the value it wraps
             inner = self.value(
                 message_type(fd).fields_by_name["value"],
                 rules,

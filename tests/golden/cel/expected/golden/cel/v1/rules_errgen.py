@@ -22,6 +22,7 @@ _ORDER_HOLD_FIELD = _errors.FieldPathElement("hold", 5, 11)
 _ORDER_ITEMS_FIELD = _errors.FieldPathElement("items", 1, 11)
 _ORDER_LIMITS_ENTRY = _errors.FieldPathElement("limits", 2, 11, 9, 5)
 _ORDER_LIMITS_FIELD = _errors.FieldPathElement("limits", 2, 11)
+_ORDER_PRIORITY_FIELD = _errors.FieldPathElement("priority", 9, 11)
 _ORDER_RATIO_FIELD = _errors.FieldPathElement("ratio", 10, 1)
 _ORDER_SHIP_BY_FIELD = _errors.FieldPathElement("ship_by", 4, 11)
 _RULE_CEL_23_MESSAGE_AT_0 = _errors.FieldPathElement("cel", 23, 11, index=0)
@@ -100,6 +101,13 @@ _ORDER_CURRENCY_KNOWN = _errors.Violation(
     "",
     "currency.known",
     "unknown currency",
+    (),
+    (_RULE_CEL_23_MESSAGE_AT_0,),
+)
+_ORDER_PRIORITY_RANGE = _errors.Violation(
+    "",
+    "priority.range",
+    "priority 1..5",
     (),
     (_RULE_CEL_23_MESSAGE_AT_0,),
 )
@@ -228,6 +236,12 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
     v6 = m.currency
     if not (v6 in _ORDER_CURRENCY_KNOWN_CEL):
         out.append(_checks.at("currency", _ORDER_CURRENCY_KNOWN, _ORDER_CURRENCY_FIELD))
+    if m.HasField("priority"):
+        v9 = m.priority
+        if not ((v9.value >= 1) and (v9.value <= 5)):
+            out.append(
+                _checks.at("priority", _ORDER_PRIORITY_RANGE, _ORDER_PRIORITY_FIELD)
+            )
     v10 = m.ratio
     if not ((not _cel.is_nan(v10)) and (not _cel.is_inf(v10))):
         out.append(_checks.at("ratio", _ORDER_RATIO_FINITE, _ORDER_RATIO_FIELD))
