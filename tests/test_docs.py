@@ -352,3 +352,11 @@ def test_references_resolve(path: Path) -> None:
     assert (
         not cited
     ), f"{path.name} cites documents that are not in the repository: {cited}"
+
+
+def test_fresh_machine_commands_are_run_by_ci() -> None:
+    """The README blocks that say .ci/run runs them are the ones .ci/run picks out (by the same marker)."""
+    claim = "run as printed on a fresh machine by .ci/run"
+    marked = [b for b in blocks_of(ROOT / "README.md") if b.marker_arg == claim]
+    assert len(marked) >= 2
+    assert f"<!-- snippet: fragment: {claim} -->" in (ROOT / ".ci" / "run").read_text()
