@@ -162,7 +162,11 @@ def ge(left: object, right: object) -> bool:
 
 def index_map(items: Mapping[K, V], key: K) -> V:
     # ``in`` first: indexing a protobuf message map inserts the missing key.
-    if key in items:
+    try:
+        found = key in items
+    except TypeError:  # a dynamic key of a type the map cannot hold
+        found = False
+    if found:
         return items[key]
     raise CelEvalError(f"no such key: {key!r}")
 
@@ -311,13 +315,21 @@ def uint_of_double(value: float) -> int:
 _INT_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 
+#: More digits than any int64/uint64 has (and under Python's limit on int() of long strings).
+_MAX_DIGITS = 24
+
+
 def int_of_string(text: str) -> int:
+    if len(text) > _MAX_DIGITS:
+        raise CelEvalError("integer overflow")
     if _INT_TEXT.fullmatch(text) is None:
         raise CelEvalError(f"cannot convert {text!r} to int")
     return i64(int(text))
 
 
 def uint_of_string(text: str) -> int:
+    if len(text) > _MAX_DIGITS:
+        raise CelEvalError("unsigned integer overflow")
     if _INT_TEXT.fullmatch(text) is None or text.startswith("-"):
         raise CelEvalError(f"cannot convert {text!r} to uint")
     return u64(int(text))
@@ -409,6 +421,8 @@ def duration(text: str) -> int:
         if found is None:
             raise CelEvalError(f"invalid duration {text!r}")
         number, unit = found[1], found[2]
+        if len(number) > _MAX_DIGITS:
+            raise CelEvalError("duration out of range")
         whole, _, fraction = number.partition(".")
         scale = _UNITS[unit]
         total += int(whole or "0") * scale
@@ -463,7 +477,7 @@ def string_of_duration(nanos: int) -> str:
 
 
 def string_of_timestamp(nanos: int) -> str:
-    seconds, part = divmod(nanos, NANOS)
+    seconds, part = divmod(check_timestamp(nanos), NANOS)
     return checks.format_timestamp(seconds, part)
 
 
@@ -487,7 +501,7 @@ def timestamp_part(nanos: int, part: str, zone: str | None = None) -> int:
     """``getFullYear``, ``getMonth`` (0-based), ``getDate`` (1-based), ``getDayOfMonth`` (0-based),
     ``getDayOfWeek`` (0 = Sunday), ``getDayOfYear`` (0-based), ``getHours``, ``getMinutes``, ``getSeconds``,
     ``getMilliseconds``."""
-    moment = _moment(nanos, zone)
+    moment = _moment(check_timestamp(nanos), zone)
     parts: dict[str, Callable[[], int]] = {
         "getFullYear": lambda: moment.year,
         "getMonth": lambda: moment.month - 1,

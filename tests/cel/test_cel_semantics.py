@@ -494,3 +494,33 @@ def test_cross_type_numeric_comparisons(
 ) -> None:
     """As protovalidate (cel-go's CrossTypeNumericComparisons): ints and uints exactly, with doubles as doubles."""
     assert ours(expression, this, value) is expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "this"),
+    [
+        ("int(this) > 0", "9" * 5000),
+        ("uint(this) > 0u", "9" * 5000),
+        ("duration(this) > duration('0s')", "9" * 5000 + "s"),
+        ("{'a': 1}[dyn([this])] == 1", "a"),
+    ],
+)
+def test_hostile_strings_are_evaluation_errors(expression: str, this: str) -> None:
+    """Run-time text that CEL refuses raises CelEvalError (the server answers INTERNAL "validation failed"),
+    never a Python error of another kind."""
+    assert ours(expression, ast.STRING, this) == ERROR
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "string(this.at) != ''",
+        "this.at.getFullYear() > 0",
+        "this.at > timestamp('2000-01-01T00:00:00Z')",
+    ],
+)
+def test_out_of_range_timestamp_in_a_message(expression: str) -> None:
+    msg = new("celtest.v3.P3")
+    msg.at.seconds = 10**15  # far beyond year 9999
+    result = ours(expression, ast.message("celtest.v3.P3"), msg)
+    assert result in (ERROR, True)
