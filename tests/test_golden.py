@@ -83,3 +83,32 @@ def test_golden_output_is_black_stable_and_mypy_clean(
         check=False,
     )
     assert done.returncode == 0, done.stdout
+
+
+def test_templates_need_no_black_for_the_corpus_the_example_and_the_bench(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Black is only a safety net: the corpus, the example and the benchmark's tree come out black-stable by
+    construction (running black on every file would cost more than the rest of a run).
+    """
+    import importlib.util
+
+    from grpc_errgen.codegen import format as formatting
+
+    def refuse(source: str) -> str:
+        raise AssertionError("black was needed:\n" + source)
+
+    monkeypatch.setattr(formatting, "black", refuse)
+    spec = importlib.util.spec_from_file_location(
+        "bench_generate", GOLDEN.parent.parent / "bench" / "bench_generate.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    trees = [GOLDEN / case / "protos" for case in CASES]
+    trees += [
+        GOLDEN.parent.parent / "examples" / "protos",
+        bench.make_tree(tmp_path, 2),
+    ]
+    for tree in trees:
+        assert compile_protos([tree]).files

@@ -16,7 +16,7 @@ import jinja2
 from grpc_errgen.codegen.backend import names
 from grpc_errgen.codegen.backend.literals import Value, docstring, literal, tuple_of
 from grpc_errgen.codegen.backend.validators import FileValidatorsSource, file_source
-from grpc_errgen.codegen.format import black_stable
+from grpc_errgen.codegen.format import LINE_LENGTH, black_stable
 from grpc_errgen.codegen.model.files import (
     Catalogue,
     ErrorRef,
@@ -133,10 +133,13 @@ def _policy(
             "scopes=frozenset({" + ", ".join(literal(s) for s in method.scopes) + "})"
         )
     if method.errors:
-        args.append(
-            "errors="
-            + tuple_of([_error_expression(ref, model.proto) for ref in method.errors])
-        )
+        classes = [_error_expression(ref, model.proto) for ref in method.errors]
+        one_line = "errors=" + tuple_of(classes)
+        if len(classes) == 1 or 8 + len(one_line) + 1 <= LINE_LENGTH:
+            args.append(one_line)
+        else:  # exploded as black writes it, with the magic trailing comma
+            listed = "".join(f"            {name},\n" for name in classes)
+            args.append("errors=(\n" + listed + "        )")
     if method.mappings:
         mappings = "".join(
             "            _policy.ExceptionMapping(\n"

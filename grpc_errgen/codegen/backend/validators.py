@@ -99,8 +99,12 @@ class Constants:
         if len(one_line) <= LINE_LENGTH:
             target.append(one_line)
         else:  # exploded, with the magic trailing comma that keeps black from joining it
-            exploded = "".join(f"    {arg},\n" for arg in args)
-            target.append(f"{name} = {function}(\n{exploded})")
+            lines = exploded(list(args), "    ")
+            if (
+                lines is None
+            ):  # an argument black would split further: the safety net formats it
+                lines = [f"    {arg}," for arg in args]
+            target.append(f"{name} = {function}(\n" + "\n".join(lines) + "\n)")
         return name
 
 
@@ -305,8 +309,50 @@ def _nonzero(family: str, x: str) -> str:
     return x
 
 
-_APPEND_AT = re.compile(r"( *)out\.append\(_checks\.at\((.*), (_[A-Z0-9_]+)\)\)")
+_APPEND_AT = re.compile(r"( *)out\.append\(_checks\.at\((.*)\)\)")
 _IF = re.compile(r"( *)(if|elif) (.*):")
+
+
+def split_arguments(text: str) -> list[str]:
+    """``a, f(b, c), "d, e"`` -> ``["a", "f(b, c)", '"d, e"']``: split at the top-level commas."""
+    parts, depth, quote, start, i = [], 0, "", 0, 0
+    while i < len(text):
+        char = text[i]
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+        i += 1
+    last = text[start:].strip()
+    return [*parts, last] if last else parts
+
+
+def exploded(arguments: list[str], indent: str) -> list[str] | None:
+    """Arguments one per line with the magic trailing comma, as black writes them at ``indent``; a tuple
+    display too long for its line is exploded the same way. None when an argument still does not fit.
+    """
+    lines = []
+    for argument in arguments:
+        if len(indent) + len(argument) + 1 <= LINE_LENGTH:
+            lines.append(f"{indent}{argument},")
+        elif argument.startswith("(") and argument.endswith(")"):
+            inner = exploded(split_arguments(argument[1:-1]), indent + "    ")
+            if inner is None:
+                return None
+            lines += [f"{indent}(", *inner, f"{indent}),"]
+        else:
+            return None
+    return lines
 
 
 def _fit(line: str) -> list[str]:
@@ -315,19 +361,22 @@ def _fit(line: str) -> list[str]:
     if len(line) <= LINE_LENGTH:
         return [line]
     if found := _APPEND_AT.fullmatch(line):
-        indent, path, name = found.groups()
-        call = f"_checks.at({path}, {name})"
+        indent, arguments = found.groups()
+        call = f"_checks.at({arguments})"
         if len(indent) + 4 + len(call) <= LINE_LENGTH:
             return [f"{indent}out.append(", f"{indent}    {call}", f"{indent})"]
         inner = indent + "        "
-        if len(inner) + len(f"{path}, {name}") <= LINE_LENGTH:
-            arguments = [f"{inner}{path}, {name}"]
+        if len(inner) + len(arguments) <= LINE_LENGTH:
+            lines = [f"{inner}{arguments}"]
         else:
-            arguments = [f"{inner}{path},", f"{inner}{name},"]
+            one_per_line = exploded(split_arguments(arguments), inner)
+            if one_per_line is None:
+                return [line]
+            lines = one_per_line
         return [
             f"{indent}out.append(",
             f"{indent}    _checks.at(",
-            *arguments,
+            *lines,
             f"{indent}    )",
             f"{indent})",
         ]
