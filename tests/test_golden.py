@@ -105,7 +105,8 @@ def test_templates_need_no_black_for_the_corpus_the_example_and_the_bench(
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    trees = [GOLDEN / case / "protos" for case in CASES]
+    # CEL expressions compile to arbitrary nested Python: files with CEL rules go through black.
+    trees = [GOLDEN / case / "protos" for case in CASES if case != "cel"]
     trees += [
         GOLDEN.parent.parent / "examples" / "protos",
         bench.make_tree(tmp_path, 2),
