@@ -507,12 +507,6 @@ def test_buf_generate_with_local_plugin(tmp_path: Path) -> None:
     ).read_bytes() == expected
 
 
-def test_include_command() -> None:
-    result = CliRunner().invoke(cli, ["include"])
-    assert result.exit_code == 0
-    assert (Path(result.output.strip()) / "grpc_errgen" / "options.proto").is_file()
-
-
 def test_status_classes_cover_every_error_code() -> None:
     for code in grpc.StatusCode:
         if code is not grpc.StatusCode.OK:

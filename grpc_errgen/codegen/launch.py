@@ -28,9 +28,9 @@ def cli() -> None:
     """``grpc-errgen``."""
     if _missing():
         _refuse()
-    from grpc_errgen.codegen.cli import main  # after the check: the toolchain is there
+    from grpc_errgen.codegen.cli import run  # after the check: the toolchain is there
 
-    main()
+    run()
 
 
 def plugin() -> None:

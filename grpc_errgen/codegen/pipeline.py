@@ -7,7 +7,10 @@ reported (all of them, and no file is written when there is any).
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.compiler import plugin_pb2
@@ -18,6 +21,7 @@ from grpc_errgen.codegen import validate_proto
 from grpc_errgen.codegen.backend import module, names
 from grpc_errgen.codegen.diagnostics import GenContext
 from grpc_errgen.codegen.frontend import errgen_rules, errgen_services
+from grpc_errgen.codegen.model.files import FileModel
 
 #: Our own options file: generating it (as buf does when it is in the module) produces nothing.
 OPTIONS_PROTO = "grpc_errgen/options.proto"
@@ -45,6 +49,56 @@ def _parse_parameters(parameter: str) -> tuple[dict[str, str], list[str]]:
     return values, problems
 
 
+def _request_problems(request: plugin_pb2.CodeGeneratorRequest) -> list[str]:
+    """What makes a request unusable before any option is read: protoc never sends such a request, other
+    drivers (or a truncated descriptor set) might."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for proto in request.proto_file:
+        if proto.name in seen:
+            problems.append(f"{proto.name}: twice in the request's proto_file")
+        for dependency in proto.dependency:
+            if dependency not in seen:
+                problems.append(
+                    f"{proto.name}: imports {dependency}, which is not before it in the request's proto_file"
+                )
+        seen.add(proto.name)
+    for name in request.file_to_generate:
+        if name not in seen:
+            problems.append(
+                f"{name}: in file_to_generate but not in the request's proto_file"
+            )
+    return problems
+
+
+def _context(
+    request: plugin_pb2.CodeGeneratorRequest, parameters: dict[str, str]
+) -> tuple[GenContext | None, list[str]]:
+    """The run's descriptor pool and context, or the problems that prevent building them."""
+    problems = _request_problems(request)
+    if problems:
+        return None, problems
+    pool = descriptor_pool.DescriptorPool()
+    protos = {}
+    for proto in request.proto_file:
+        try:
+            pool.Add(proto)
+        except (
+            TypeError,
+            ValueError,
+        ) as problem:  # what the pool says of a bad descriptor
+            return None, [f"{proto.name}: {problem}"]
+        protos[proto.name] = proto
+    return (
+        GenContext(
+            pool=pool,
+            protos=protos,
+            refuse_messages=parameters.get("invalid_messages") == "refuse",
+        ),
+        [],
+    )
+
+
 def generate(
     request: plugin_pb2.CodeGeneratorRequest,
     warn: Callable[[str], None] | None = None,
@@ -52,26 +106,40 @@ def generate(
     """Every ``_errgen.py`` the request's files ask for, or every problem found in them (and no files).
 
     ``warn`` receives what does not stop the run (messages refused with ``invalid_messages=refuse``).
+    A bug of ours is reported in ``error`` too, as one line (``GRPC_ERRGEN_TRACEBACK=1`` raises it instead).
     """
-    response = plugin_pb2.CodeGeneratorResponse(
-        supported_features=_FEATURES,
-        minimum_edition=descriptor_pb2.EDITION_PROTO2,
-        maximum_edition=descriptor_pb2.EDITION_2023,
+    try:
+        return _generate(request, warn)
+    except Exception as bug:
+        if os.environ.get("GRPC_ERRGEN_TRACEBACK"):
+            raise
+        return plugin_pb2.CodeGeneratorResponse(error=internal_error(bug))
+
+
+def internal_error(bug: BaseException) -> str:
+    """One line for a bug of ours: what and where, never a traceback."""
+    where = traceback.extract_tb(bug.__traceback__)[-1]
+    text = " ".join(str(bug).split())[:300]
+    return (
+        f"internal error in grpc-errgen, please report it: {type(bug).__name__}: {text} "
+        f"(at {Path(where.filename).name}:{where.lineno}; GRPC_ERRGEN_TRACEBACK=1 shows the traceback)"
     )
+
+
+def read_models(
+    request: plugin_pb2.CodeGeneratorRequest,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[dict[str, FileModel], list[str]]:
+    """The model of every file to generate, or the problems found (``file.proto:LINE:COL: message`` lines).
+
+    The one reading of the request behind every back end (the Python modules here, the catalogue in ``docs``).
+    """
     parameters, problems = _parse_parameters(request.parameter)
     if problems:
-        response.error = "\n".join(problems)
-        return response
-    pool = descriptor_pool.DescriptorPool()
-    protos = {}
-    for proto in request.proto_file:
-        pool.Add(proto)
-        protos[proto.name] = proto
-    ctx = GenContext(
-        pool=pool,
-        protos=protos,
-        refuse_messages=parameters.get("invalid_messages") == "refuse",
-    )
+        return {}, problems
+    ctx, problems = _context(request, parameters)
+    if ctx is None:
+        return {}, problems
     wanted = [name for name in request.file_to_generate if name != OPTIONS_PROTO]
     validators = errgen_rules.read_run(ctx)
     models = errgen_services.read_run(ctx, validators, wanted)
@@ -83,14 +151,29 @@ def generate(
             warn(line)
     found = [line for name in wanted for line in ctx.diagnostics.get(name, [])]
     if found:
-        response.error = "\n".join(found)
+        return {}, found
+    return {name: models[name] for name in wanted}, []
+
+
+def _generate(
+    request: plugin_pb2.CodeGeneratorRequest,
+    warn: Callable[[str], None] | None,
+) -> plugin_pb2.CodeGeneratorResponse:
+    response = plugin_pb2.CodeGeneratorResponse(
+        supported_features=_FEATURES,
+        minimum_edition=descriptor_pb2.EDITION_PROTO2,
+        maximum_edition=descriptor_pb2.EDITION_2023,
+    )
+    models, problems = read_models(request, warn)
+    if problems:
+        response.error = "\n".join(problems)
         return response
     validate_pb2 = validate_proto.python_module(request)
     if validate_pb2 is not None:
         response.file.append(validate_pb2)
-    for name in wanted:
-        if not models[name].is_empty:
+    for name, model in models.items():
+        if not model.is_empty:
             response.file.add(
-                name=names.output_path(name), content=module.render(models[name])
+                name=names.output_path(name), content=module.render(model)
             )
     return response
