@@ -12,7 +12,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +21,7 @@ import re2
 
 from grpc_errgen.errors import FieldPathElement, ValidationRuntimeError, Violation
 from grpc_errgen.patterns import translate
+from grpc_errgen.validation import MAX_VIOLATIONS
 
 # -- paths -------------------------------------------------------------------------------------------------
 
@@ -32,8 +33,9 @@ def nest(
     *prefix_path: FieldPathElement,
 ) -> None:
     """Append the violations of a nested message, their paths under ``prefix`` (``items[0]`` + ``sku``) and
-    their structured paths under the elements ``prefix_path``."""
-    for violation in found:
+    their structured paths under the elements ``prefix_path``; no more than take ``out`` past
+    ``MAX_VIOLATIONS`` (the caller then stops)."""
+    for violation in found[: max(0, MAX_VIOLATIONS + 1 - len(out))]:
         path = f"{prefix}.{violation.field}" if violation.field else prefix
         out.append(
             Violation(
@@ -58,6 +60,32 @@ def at(path: str, violation: Violation, *field_path: FieldPathElement) -> Violat
         violation.rule_path,
         violation.for_key,
     )
+
+
+#: The checks of a message that can hold itself, as a generator: it yields the walk of each nested message that
+#: is recursive too, is sent back that walk's violations, and returns its own (``walk`` drives it).
+Walk = Generator["Walk", list[Violation], list[Violation]]
+
+
+def walk(top: Walk) -> list[Violation]:
+    """The violations of a recursive message's walk, its nested walks run on an explicit stack instead of
+    Python's: a message nested thousands deep (protobuf accepts any depth built in Python; its parser stops at
+    100) never raises RecursionError. Each nested walk is finished before its parent resumes, so violations come
+    in the order plain calls would give them."""
+    stack = [top]
+    sent: list[Violation] | None = None
+    while True:
+        current = stack[-1]
+        try:
+            nested = next(current) if sent is None else current.send(sent)
+        except StopIteration as done:
+            stack.pop()
+            if not stack:
+                return done.value  # type: ignore[no-any-return]
+            sent = done.value
+        else:
+            stack.append(nested)
+            sent = None
 
 
 def paths_within(paths: Iterable[str], allowed: tuple[str, ...]) -> bool:

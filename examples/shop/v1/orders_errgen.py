@@ -438,6 +438,8 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                             _LINE_ITEM_SKU_FIELD,
                         )
                     )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return out
                 x2_v2 = x2.quantity
                 if not 0 < x2_v2 <= 100:
                     out.append(
@@ -448,6 +450,8 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                             _LINE_ITEM_QUANTITY_FIELD,
                         )
                     )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return out
             break
     v3 = m.currency
     if v3 not in _CREATE_ORDER_REQUEST_CURRENCY_DEFINED_ONLY_SET:
@@ -515,7 +519,9 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_LABELS_FIELD,
             )
         )
-    for k5, x5 in sorted(v5.items()):
+    n5 = seen5 = len(out)
+    failed5: dict[str, list[_errors.Violation]] = {}
+    for k5, x5 in v5.items():
         size5 = len(k5)
         if size5 < 1:
             out.append(
@@ -541,6 +547,17 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                     _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
                 )
             )
+        if len(out) > seen5:
+            failed5[k5] = out[seen5:]
+            seen5 = len(out)
+            if seen5 > _validation.MAX_VIOLATIONS:
+                break
+    if failed5:  # in key order
+        del out[n5:]
+        for k5 in sorted(failed5):
+            out += failed5[k5]
+    if len(out) > _validation.MAX_VIOLATIONS:
+        return out
     if m.HasField("coupon"):
         v6 = m.coupon
         size6 = len(v6)
@@ -619,6 +636,8 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
                             _LINE_ITEM_SKU_FIELD,
                         )
                     )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return out
                 x3_v2 = x3.quantity
                 if not 0 < x3_v2 <= 100:
                     out.append(
@@ -629,6 +648,8 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
                             _LINE_ITEM_QUANTITY_FIELD,
                         )
                     )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return out
             break
     return out
 

@@ -83,6 +83,11 @@ def validator_function(nested_name: tuple[str, ...]) -> str:
     return "validate_" + "_".join(nested_name)
 
 
+def walker_function(nested_name: tuple[str, ...]) -> str:
+    """``("Tree", "Node")`` -> ``walk_Tree_Node``: the checks of a recursive message, as a generator."""
+    return "walk_" + "_".join(nested_name)
+
+
 def message_class(nested_name: tuple[str, ...]) -> str:
     """The message class inside its ``_pb2`` module, as an expression: ``_pb2.Order.LineItem``."""
     expression = PB2_ALIAS

@@ -434,6 +434,9 @@ class _Emitter:
         self.constants = constants
         self.dependencies: dict[str, None] = {}
         self.uses_cel = False
+        #: the function being written is a walker (its message is recursive): nested recursive messages are
+        #: yielded to ``_checks.walk``, not called
+        self.walking = False
         refused = dict(validators.refused)
         local = {
             message.full_name: message
@@ -455,11 +458,26 @@ class _Emitter:
         found = self.validators.validated.get(value.message_type or "")
         if found is None:
             return None
-        function = names.validator_function(found.nested_name)
+        return self._module_of(found) + names.validator_function(found.nested_name)
+
+    def _module_of(self, found: m.MessageRef) -> str:
+        """``""`` for a function of this file, else the alias of the generated module that defines it + ``.``"""
         if found.proto == self.validators.file_name:
-            return function
+            return ""
         self.dependencies[found.proto] = None
-        return f"{names.dependency_alias(found.proto)}.{function}"
+        return names.dependency_alias(found.proto) + "."
+
+    def nested_violations(self, value: m.ValueRules, x: str) -> str | None:
+        """The expression of the violations of the message in ``x``: a call of its validator, or, inside a
+        walker, the yield of its walk when it is recursive too (``_checks.walk`` runs it).
+        """
+        found = self.validators.validated.get(value.message_type or "")
+        if found is None:
+            return None
+        if self.walking and found.recursive:
+            walker = self._module_of(found) + names.walker_function(found.nested_name)
+            return f"(yield {walker}({x}))"
+        return f"{self.reference(value)}({x})"
 
     def violation(
         self,
@@ -651,13 +669,14 @@ class _Emitter:
             else:
                 lines += self.rule_lines(rule, value.family, at, subject)
         inline = self.inline.get(value.message_type or "")
-        reference = self.reference(value)
+        nested = self.nested_violations(value, x)
         if inline is not None:
             lines += self.message_lines(inline, x, at.path + ".", at.elements)
-        elif reference is not None:
+        elif nested is not None:
             found = f"{scope}found{depth}"
             nest = ", ".join(["out", _path(at.path), found, *at.elements])
-            lines += [f"if {found} := {reference}({x}):", f"    _checks.nest({nest})"]
+            lines += [f"if {found} := {nested}:", f"    _checks.nest({nest})"]
+            lines += _indent(_STOP)
         if (
             lines
             and value.ignore is m.Ignore.IF_ZERO_VALUE
@@ -739,7 +758,7 @@ class _Emitter:
             item_at = _At(
                 x, f"{path}[{{{i}}}]", words, (*elements, f"{element}.at_index({i})")
             )
-            item = self.value_lines(rules.items, item_at, index, scope)
+            item = _bounded(self.value_lines(rules.items, item_at, index, scope))
             if item:
                 loop = [f"for {i}, {x} in enumerate({v}):", *_indent(item)]
                 fast = self.fast_test(rules.items, x, item_at)
@@ -781,8 +800,7 @@ class _Emitter:
                 scope,
             )
             if entry:
-                # sorted: the same violations in the same order in every process
-                body += [f"for {k}, {x} in sorted({v}.items()):", *_indent(entry)]
+                body += self.entries_lines(rules, k, x, v, scope + str(index), entry)
         if not body and rules.required is None:
             return []
         lines = [f"{v} = {read}"]
@@ -795,6 +813,32 @@ class _Emitter:
         else:
             lines += body
         return lines
+
+    def entries_lines(
+        self, rules: m.MapField, k: str, x: str, v: str, local: str, entry: list[str]
+    ) -> list[str]:
+        """The loop over a map's entries: in the map's own order (no sort for a valid map), each failing
+        entry's violations noted, then put in key order: the same violations in the same order in every
+        process. Past ``MAX_VIOLATIONS`` it stops (which entries it found first then depends on the map's
+        order; the details are cut far below that anyway)."""
+        start, seen, failed = f"n{local}", f"seen{local}", f"failed{local}"
+        key_type = {"string": "str", "bool": "bool"}.get(rules.keys.family, "int")
+        return [
+            f"{start} = {seen} = len(out)",
+            f"{failed}: dict[{key_type}, list[_errors.Violation]] = {{}}",
+            f"for {k}, {x} in {v}.items():",
+            *_indent(entry),
+            f"    if len(out) > {seen}:",
+            f"        {failed}[{k}] = out[{seen}:]",
+            f"        {seen} = len(out)",
+            f"        if {seen} > _validation.MAX_VIOLATIONS:",
+            "            break",
+            f"if {failed}:  # in key order",
+            f"    del out[{start}:]",
+            f"    for {k} in sorted({failed}):",
+            f"        out += {failed}[{k}]",
+            *_STOP,
+        ]
 
     def message_lines(
         self,
@@ -884,17 +928,49 @@ class _Emitter:
                 "    )",
             ]
         else:
+            self.walking = self.validators.validated[message.full_name].recursive
             body = [
                 "    out: list[_errors.Violation] = []",
                 *_indent(self.message_lines(message, "m", "")),
                 "    return out",
             ]
-        lines = [
-            f"def {names.validator_function(message.nested_name)}(m: {annotation}) -> list[_errors.Violation]:",
-            *doc,
-            *body,
-        ]
+            self.walking = False
+        validate = names.validator_function(message.nested_name)
+        signature = f"(m: {annotation}) -> list[_errors.Violation]:"
+        if refused is None and self.validators.validated[message.full_name].recursive:
+            walker = names.walker_function(message.nested_name)
+            lines = [
+                f"def {validate}{signature}",
+                *doc,
+                f"    return _checks.walk({walker}(m))",
+                "",
+                "",
+                f"def {walker}(m: {annotation}) -> _checks.Walk:",
+                f'    """The checks of ``{validate}``: its message can hold itself."""',
+                *body,
+            ]
+        else:
+            lines = [f"def {validate}{signature}", *doc, *body]
         return "\n".join(fitted for line in lines for fitted in _fit(line))
+
+
+#: Stop collecting past the limit (``grpc_errgen.validation.MAX_VIOLATIONS``); written after each violation
+#: found in a loop and after each nested message's violations, so valid values never run it.
+_STOP = ["if len(out) > _validation.MAX_VIOLATIONS:", "    return out"]
+
+
+def _bounded(lines: list[str]) -> list[str]:
+    """The body of a loop over items or map entries, each violation it records followed by ``_STOP``."""
+    found: list[str] = []
+    for n, line in enumerate(lines):
+        found.append(line)
+        statement = line.lstrip()
+        if statement.startswith("out.append(") and (
+            n + 1 == len(lines) or lines[n + 1].lstrip() != _STOP[0]
+        ):
+            indent = line[: len(line) - len(statement)]
+            found += [indent + stop for stop in _STOP]
+    return found
 
 
 def literal_tuple(items: tuple[str, ...] | list[str]) -> str:

@@ -175,6 +175,7 @@ def _with_validators(
         for name, rules in found.items()
     }
     has = {name for name, (_, rules) in owner.items() if rules.has_own_rules}
+    refused = set(refused)
     has |= {name for name in refused if name in owner}
     changed = True
     while changed:
@@ -183,10 +184,61 @@ def _with_validators(
             if name not in has and any(v.message_type in has for v in rules.values()):
                 has.add(name)
                 changed = True
+    calls = {
+        name: {v.message_type for v in owner[name][1].values() if v.message_type in has}
+        for name in has
+        if name not in refused  # its validator raises, it calls nothing
+    }
+    recursive = _in_cycles(calls)
     return {
-        name: m.MessageRef(owner[name][0], owner[name][1].nested_name)
+        name: m.MessageRef(
+            owner[name][0], owner[name][1].nested_name, recursive=name in recursive
+        )
         for name in sorted(has)
     }
+
+
+def _in_cycles(calls: dict[str, set[str]]) -> set[str]:
+    """The nodes of the graph ``calls`` that lie on a cycle (Kosaraju's strongly connected components, with
+    explicit stacks: a long chain of messages must not exhaust Python's recursion limit).
+    """
+    finished: list[str] = []
+    seen: set[str] = set()
+    for start in calls:
+        if start in seen:
+            continue
+        seen.add(start)
+        stack = [(start, iter(calls[start]))]
+        while stack:
+            node, successors = stack[-1]
+            step = next((n for n in successors if n in calls and n not in seen), None)
+            if step is None:
+                stack.pop()
+                finished.append(node)
+            else:
+                seen.add(step)
+                stack.append((step, iter(calls[step])))
+    callers: dict[str, list[str]] = {name: [] for name in calls}
+    for name, callees in calls.items():
+        for successor in callees:
+            if successor in callers:
+                callers[successor].append(name)
+    placed: set[str] = set()
+    found: set[str] = set()
+    for start in reversed(finished):
+        if start in placed:
+            continue
+        placed.add(start)
+        component, todo = [start], [start]
+        while todo:
+            for caller in callers[todo.pop()]:
+                if caller not in placed:
+                    placed.add(caller)
+                    component.append(caller)
+                    todo.append(caller)
+        if len(component) > 1 or start in calls[start]:
+            found.update(component)
+    return found
 
 
 def read_run(ctx: GenContext) -> dict[str, m.FileValidators]:

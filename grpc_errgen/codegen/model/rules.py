@@ -443,6 +443,9 @@ class MessageRef:
 
     proto: str
     nested_name: tuple[str, ...]
+    #: Its validator can be reached again from its own checks (the message holds itself, directly or through
+    #: other messages), so nesting, not the schema, decides how deep validation goes.
+    recursive: bool = False
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,8 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
                     _ITEM_SKU_FIELD,
                 )
             )
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return out
         x1_v2 = x1.count
         if not (_cel.mod_uint(x1_v2, 2) == 0):
             out.append(
@@ -188,8 +190,12 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
                     _ITEM_COUNT_FIELD,
                 )
             )
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return out
     v2 = m.limits
-    for k2, x2 in sorted(v2.items()):
+    n2 = seen2 = len(out)
+    failed2: dict[str, list[_errors.Violation]] = {}
+    for k2, x2 in v2.items():
         if not (_cel.lower_ascii(k2) == k2):
             out.append(
                 _checks.at(
@@ -206,6 +212,17 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
                     _ORDER_LIMITS_ENTRY.at_key(k2),
                 )
             )
+        if len(out) > seen2:
+            failed2[k2] = out[seen2:]
+            seen2 = len(out)
+            if seen2 > _validation.MAX_VIOLATIONS:
+                break
+    if failed2:  # in key order
+        del out[n2:]
+        for k2 in sorted(failed2):
+            out += failed2[k2]
+    if len(out) > _validation.MAX_VIOLATIONS:
+        return out
     if m.HasField("ship_by"):
         v4 = m.ship_by
         n4 = v4.seconds * 1_000_000_000 + v4.nanos

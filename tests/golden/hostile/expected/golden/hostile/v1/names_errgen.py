@@ -121,6 +121,8 @@ def validate_grpc(m: _pb2.grpc) -> list[_errors.Violation]:
                     f"class[{i4}]", _GRPC_CLASS_MAX_LEN, _GRPC_CLASS_FIELD.at_index(i4)
                 )
             )
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return out
     return out
 
 
@@ -178,12 +180,16 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                         _GRPC_CLASS_FIELD.at_index(v1_i4),
                     )
                 )
+                if len(out) > _validation.MAX_VIOLATIONS:
+                    return out
     else:
         out.append(
             _checks.at("import", _VIOLATION_IMPORT_REQUIRED, _VIOLATION_IMPORT_FIELD)
         )
     v2 = getattr(m, "lambda")
-    for k2, x2 in sorted(v2.items()):
+    n2 = seen2 = len(out)
+    failed2: dict[str, list[_errors.Violation]] = {}
+    for k2, x2 in v2.items():
         x2_v1 = getattr(x2, "in")
         if len(x2_v1) < 2:
             out.append(
@@ -234,6 +240,19 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                         _GRPC_CLASS_FIELD.at_index(x2_i4),
                     )
                 )
+                if len(out) > _validation.MAX_VIOLATIONS:
+                    return out
+        if len(out) > seen2:
+            failed2[k2] = out[seen2:]
+            seen2 = len(out)
+            if seen2 > _validation.MAX_VIOLATIONS:
+                break
+    if failed2:  # in key order
+        del out[n2:]
+        for k2 in sorted(failed2):
+            out += failed2[k2]
+    if len(out) > _validation.MAX_VIOLATIONS:
+        return out
     return out
 
 

@@ -1655,6 +1655,11 @@ def validate_Leaf(m: _pb2.Leaf) -> list[_errors.Violation]:
 
 def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
     """Collections, nesting, oneofs and required fields."""
+    return _checks.walk(walk_Collections(m))
+
+
+def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
+    """The checks of ``validate_Collections``: its message can hold itself."""
     out: list[_errors.Violation] = []
     if m.WhichOneof("choice") is None:
         out.append(
@@ -1684,6 +1689,8 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _COLLECTIONS_TAGS_FIELD.at_index(i1),
                 )
             )
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return out
     v2 = m.leaves
     if len(v2) > 100:
         out.append(
@@ -1706,6 +1713,8 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                             _LEAF_NAME_FIELD,
                         )
                     )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return out
                 if x2_size1 > 8:
                     out.append(
                         _checks.at(
@@ -1715,6 +1724,8 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                             _LEAF_NAME_FIELD,
                         )
                     )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return out
                 x2_v2 = x2.count
                 if not x2_v2 <= 10:
                     out.append(
@@ -1725,6 +1736,8 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                             _LEAF_COUNT_FIELD,
                         )
                     )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return out
             break
     v3 = m.scores
     if len(v3) < 1:
@@ -1739,7 +1752,9 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                 "scores", _COLLECTIONS_SCORES_MAX_PAIRS, _COLLECTIONS_SCORES_FIELD
             )
         )
-    for k3, x3 in sorted(v3.items()):
+    n3 = seen3 = len(out)
+    failed3: dict[str, list[_errors.Violation]] = {}
+    for k3, x3 in v3.items():
         if len(k3) < 1:
             out.append(
                 _checks.at(
@@ -1756,8 +1771,21 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _COLLECTIONS_SCORES_ENTRY.at_key(k3),
                 )
             )
+        if len(out) > seen3:
+            failed3[k3] = out[seen3:]
+            seen3 = len(out)
+            if seen3 > _validation.MAX_VIOLATIONS:
+                break
+    if failed3:  # in key order
+        del out[n3:]
+        for k3 in sorted(failed3):
+            out += failed3[k3]
+    if len(out) > _validation.MAX_VIOLATIONS:
+        return out
     v4 = m.by_id
-    for k4, x4 in sorted(v4.items()):
+    n4 = seen4 = len(out)
+    failed4: dict[int, list[_errors.Violation]] = {}
+    for k4, x4 in v4.items():
         if not k4 > 0:
             out.append(
                 _checks.at(
@@ -1796,8 +1824,21 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _LEAF_COUNT_FIELD,
                 )
             )
+        if len(out) > seen4:
+            failed4[k4] = out[seen4:]
+            seen4 = len(out)
+            if seen4 > _validation.MAX_VIOLATIONS:
+                break
+    if failed4:  # in key order
+        del out[n4:]
+        for k4 in sorted(failed4):
+            out += failed4[k4]
+    if len(out) > _validation.MAX_VIOLATIONS:
+        return out
     v5 = m.flags
-    for k5, x5 in sorted(v5.items()):
+    n5 = seen5 = len(out)
+    failed5: dict[bool, list[_errors.Violation]] = {}
+    for k5, x5 in v5.items():
         if len(x5) > 3:
             out.append(
                 _checks.at(
@@ -1806,6 +1847,17 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _COLLECTIONS_FLAGS_ENTRY.at_key(k5),
                 )
             )
+        if len(out) > seen5:
+            failed5[k5] = out[seen5:]
+            seen5 = len(out)
+            if seen5 > _validation.MAX_VIOLATIONS:
+                break
+    if failed5:  # in key order
+        del out[n5:]
+        for k5 in sorted(failed5):
+            out += failed5[k5]
+    if len(out) > _validation.MAX_VIOLATIONS:
+        return out
     if m.HasField("single"):
         v6 = m.single
         v6_v1 = v6.name
@@ -1848,10 +1900,14 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
         v7 = m.numbers
         if found7 := validate_Numbers(v7):
             _checks.nest(out, "numbers", found7, _COLLECTIONS_NUMBERS_FIELD)
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return out
     if m.HasField("child"):
         v8 = m.child
-        if found8 := validate_Collections(v8):
+        if found8 := (yield walk_Collections(v8)):
             _checks.nest(out, "child", found8, _COLLECTIONS_CHILD_FIELD)
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return out
     if m.HasField("text"):
         v9 = m.text
         if len(v9) < 1:
@@ -1908,6 +1964,8 @@ def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
                     _COLLECTIONS_COLORS_FIELD.at_index(i12),
                 )
             )
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return out
     v13 = m.optional_name
     if not v13:
         out.append(

@@ -96,6 +96,8 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
     for i2, x2 in enumerate(v2):
         if found2 := _golden_common_v1_common_errgen.validate_Sku(x2):
             _checks.nest(out, f"skus[{i2}]", found2, _ORDER_SKUS_FIELD.at_index(i2))
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return out
     return out
 
 
