@@ -28,9 +28,9 @@ def black(source: str) -> str:
 def black_stable(source: str) -> str:
     """``source`` (a template's output) tidied and, where a line is too long, formatted by black."""
     source = _BLANK_RUNS.sub("\n\n\n", source).strip("\n") + "\n"
-    if any(
-        len(line) > LINE_LENGTH and not _UNSHORTENABLE.fullmatch(line)
-        for line in source.splitlines()
+    lines = source.splitlines()
+    if max(map(len, lines)) > LINE_LENGTH and any(
+        len(line) > LINE_LENGTH and not _UNSHORTENABLE.fullmatch(line) for line in lines
     ):
         source = black(source)
     return source

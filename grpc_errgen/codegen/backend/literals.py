@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 Value = (
     str | bytes | bool | int | float | None | Sequence["Value"] | Mapping[str, "Value"]
 )
 
 
+@lru_cache(maxsize=8192)
 def _string(value: str) -> str:
     text = repr(value)
     if text.startswith("'"):

@@ -433,6 +433,9 @@ class _Emitter:
         self.validators = validators
         self.constants = constants
         self.dependencies: dict[str, None] = {}
+        self.rule_paths: dict[m.RulePath, str] = (
+            {}
+        )  # rule path -> its tuple of constants
         self.uses_cel = False
         #: the function being written is a walker (its message is recursive): nested recursive messages are
         #: yielded to ``_checks.walk``, not called
@@ -512,6 +515,12 @@ class _Emitter:
 
     def rule_path(self, path: m.RulePath) -> str:
         """A tuple of module constants, one per element of a rule path."""
+        known = self.rule_paths.get(path)
+        if known is None:
+            known = self.rule_paths[path] = self._rule_path(path)
+        return known
+
+    def _rule_path(self, path: m.RulePath) -> str:
         found = []
         for element in path:
             words = ["rule", element.name, str(element.number)]

@@ -9,6 +9,7 @@ is given. Violation ids and messages are written as protovalidate 2.x writes the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any, Literal
 
 from google.protobuf import descriptor
@@ -160,7 +161,12 @@ def is_map(fd: descriptor.FieldDescriptor) -> bool:
 
 def element(rules: Message, name: str) -> m.PathElement:
     """The rule path element of field ``name`` of the rules message ``rules``."""
-    fd = rules.DESCRIPTOR.fields_by_name[name]
+    return _element(rules.DESCRIPTOR, name)
+
+
+@cache
+def _element(rules: descriptor.Descriptor, name: str) -> m.PathElement:
+    fd = rules.fields_by_name[name]
     return m.PathElement(name=fd.name, number=fd.number, field_type=fd.type)
 
 
@@ -553,8 +559,11 @@ class _Typed:
         typed = self.typed
         self.check_bounds((("min_len", "max_len"), ("min_bytes", "max_bytes")))
         found: list[m.Rule] = []
+        present = {fd.name for fd, _ in typed.ListFields()}
         for fd in typed.DESCRIPTOR.fields:
             name = fd.name
+            if name not in present:
+                continue
             if fd.is_repeated:
                 found += self.in_lists("string", (name,))
                 continue
