@@ -391,3 +391,60 @@ def test_readme_protoc_command_works_as_printed(tmp_path: Path) -> None:
             produced.read_bytes()
             == (ROOT / "examples" / "shop" / "v1" / name).read_bytes()
         ), name
+
+
+# -- option content this generator does not know -------------------------------------------------------------------
+
+
+def _newer_options(root: Path) -> None:
+    """A grpc_errgen/options.proto from the future: one more string rule, one more method option."""
+    from grpc_errgen.codegen.resources import include_dir
+
+    text = (include_dir() / "grpc_errgen" / "options.proto").read_text()
+    text = text.replace(
+        "message StringRules {\n",
+        "message StringRules {\n  optional bool is_future_format = 9001;\n",
+    )
+    text = text.replace(
+        "message MethodRules {\n",
+        "message MethodRules {\n  optional string rate_limit = 9002;\n",
+    )
+    _write(root, "grpc_errgen/options.proto", text)
+
+
+def test_unknown_option_fields_are_errors(tmp_path: Path) -> None:
+    newer = tmp_path / "newer"
+    _newer_options(newer)
+    protos = tmp_path / "protos"
+    _write(
+        protos,
+        "cli/future/v1/f.proto",
+        """
+        syntax = "proto3";
+        package cli.future.v1;
+        import "grpc_errgen/options.proto";
+        message Req {
+          string id = 1 [(errgen.field).string = { min_len: 1 is_future_format: true }];
+          string only_future = 2 [(errgen.field).string.is_future_format = true];
+        }
+        service S {
+          rpc Get(Req) returns (Req) { option (errgen.method) = { rate_limit: "5/s" }; }
+        }
+        """,
+    )
+    out = tmp_path / "out"
+    done = errgen("generate", protos, "-I", newer, "--out", out)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "cli/future/v1/f.proto:6:18: unknown option field 9001 in (errgen.field).string: "
+        "written for a newer grpc_errgen/options.proto? This grpc-errgen cannot apply it and will not "
+        "ignore it (upgrade grpc-errgen)",
+        "cli/future/v1/f.proto:7:27: unknown option field 9001 in (errgen.field).string: "
+        "written for a newer grpc_errgen/options.proto? This grpc-errgen cannot apply it and will not "
+        "ignore it (upgrade grpc-errgen)",
+        "cli/future/v1/f.proto:10:32: unknown option field 9002 in (errgen.method): "
+        "written for a newer grpc_errgen/options.proto? This grpc-errgen cannot apply it and will not "
+        "ignore it (upgrade grpc-errgen)",
+    ]
+    assert not out.exists()

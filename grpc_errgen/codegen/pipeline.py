@@ -20,7 +20,11 @@ from grpc_errgen import options_pb2  # noqa: F401
 from grpc_errgen.codegen import validate_proto
 from grpc_errgen.codegen.backend import module, names
 from grpc_errgen.codegen.diagnostics import GenContext
-from grpc_errgen.codegen.frontend import errgen_rules, errgen_services
+from grpc_errgen.codegen.frontend import (
+    errgen_rules,
+    errgen_services,
+    unknown_options,
+)
 from grpc_errgen.codegen.model.files import FileModel
 
 #: Our own options file: generating it (as buf does when it is in the module) produces nothing.
@@ -141,6 +145,8 @@ def read_models(
     if ctx is None:
         return {}, problems
     wanted = [name for name in request.file_to_generate if name != OPTIONS_PROTO]
+    for name in wanted:
+        unknown_options.check(ctx, name)
     validators = errgen_rules.read_run(ctx)
     models = errgen_services.read_run(ctx, validators, wanted)
     for name in wanted:
