@@ -14,12 +14,12 @@ receives. Details are decoded with grpcio-status and printed with ``text_format`
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import os
 import re
 import sys
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
+import grpc_errgen  # noqa: E402
 import server  # noqa: E402
 from client import BAD, GOOD  # noqa: E402
 from shop.v1 import orders_pb2, orders_pb2_grpc  # noqa: E402
+from shop_service import OrderService, Store  # noqa: E402
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(
@@ -97,25 +99,54 @@ def example_server(registry: CollectorRegistry) -> Iterator[str]:
         running.stop(None)
 
 
+class _Lines(logging.Handler):
+    """Keeps every record as its ``%(message)s`` lines (the traceback of a record with one included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.extend(self.format(record).splitlines())
+
+
 @contextmanager
 def log_lines() -> Iterator[list[str]]:
-    """The ``grpc_errgen`` logger's records during the block, formatted as ``%(message)s``."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    """The ``grpc_errgen`` logger's records during the block (and nowhere else)."""
+    handler = _Lines()
     logger = logging.getLogger("grpc_errgen")
     level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    lines: list[str] = []
     try:
-        yield lines
+        yield handler.lines
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
-        lines.extend(stream.getvalue().splitlines())
+
+
+def unlisted_method_record(logged: list[str]) -> str:
+    """The ERROR record of a server whose chain was given no module for the service it serves."""
+    bare = grpc.server(
+        futures.ThreadPoolExecutor(2), interceptors=grpc_errgen.server_interceptors()
+    )
+    orders_pb2_grpc.add_OrderServiceServicer_to_server(OrderService(Store()), bare)
+    port = bare.add_insecure_port("127.0.0.1:0")
+    bare.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = orders_pb2_grpc.OrderServiceStub(channel)
+            refused = outcome(
+                lambda: stub.GetOrder(orders_pb2.GetOrderRequest(id="ord-1"))
+            )
+            assert refused.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        bare.stop(None)
+    # The chain writes the record before it answers: it is there by now.
+    return next(line for line in logged if "is served but no module" in line)
 
 
 def examples() -> dict[str, str]:
@@ -163,6 +194,8 @@ def examples() -> dict[str, str]:
         )
         cut = outcome(lambda: stub.CreateOrder(many, metadata=metadata))
         made["wire-size-cut"] = f"{cut.code().name} {cut.details()}"
+
+        made["runtime-unlisted-log"] = unlisted_method_record(logged)
 
     handled = [
         line
