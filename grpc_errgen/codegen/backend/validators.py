@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import singledispatch
+from functools import lru_cache, singledispatch
 
 from google.protobuf import descriptor_pb2
 
@@ -99,11 +99,11 @@ class Constants:
         if len(one_line) <= LINE_LENGTH:
             target.append(one_line)
         else:  # exploded, with the magic trailing comma that keeps black from joining it
-            lines = exploded(list(args), "    ")
+            lines = exploded(args, "    ")
             if (
                 lines is None
-            ):  # an argument black would split further: the safety net formats it
-                lines = [f"    {arg}," for arg in args]
+            ):  # an argument black splits further: the safety net formats it
+                lines = tuple(f"    {arg}," for arg in args)
             target.append(f"{name} = {function}(\n" + "\n".join(lines) + "\n)")
         return name
 
@@ -313,7 +313,8 @@ _APPEND_AT = re.compile(r"( *)out\.append\(_checks\.at\((.*)\)\)")
 _IF = re.compile(r"( *)(if|elif) (.*):")
 
 
-def split_arguments(text: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def split_arguments(text: str) -> tuple[str, ...]:
     """``a, f(b, c), "d, e"`` -> ``["a", "f(b, c)", '"d, e"']``: split at the top-level commas."""
     parts, depth, quote, start, i = [], 0, "", 0, 0
     while i < len(text):
@@ -334,10 +335,11 @@ def split_arguments(text: str) -> list[str]:
             start = i + 1
         i += 1
     last = text[start:].strip()
-    return [*parts, last] if last else parts
+    return (*parts, last) if last else tuple(parts)
 
 
-def exploded(arguments: list[str], indent: str) -> list[str] | None:
+@lru_cache(maxsize=4096)
+def exploded(arguments: tuple[str, ...], indent: str) -> tuple[str, ...] | None:
     """Arguments one per line with the magic trailing comma, as black writes them at ``indent``; a tuple
     display too long for its line is exploded the same way. None when an argument still does not fit.
     """
@@ -352,7 +354,7 @@ def exploded(arguments: list[str], indent: str) -> list[str] | None:
             lines += [f"{indent}(", *inner, f"{indent}),"]
         else:
             return None
-    return lines
+    return tuple(lines)
 
 
 def _fit(line: str) -> list[str]:
@@ -372,7 +374,7 @@ def _fit(line: str) -> list[str]:
             one_per_line = exploded(split_arguments(arguments), inner)
             if one_per_line is None:
                 return [line]
-            lines = one_per_line
+            lines = list(one_per_line)
         return [
             f"{indent}out.append(",
             f"{indent}    _checks.at(",
