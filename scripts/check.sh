@@ -9,6 +9,7 @@ echo "== black"
 black --check --quiet grpc_errgen tests bench examples
 echo "== generated example is fresh"
 grpc-errgen generate --check
+grpc-errgen docs --out examples/CATALOGUE.md --check
 echo "== mypy --strict: grpc_errgen/"
 mypy grpc_errgen
 echo "== mypy --strict: the example (user code against the generated module and typed stubs)"

@@ -7,6 +7,7 @@ status 1, never a traceback; usage mistakes get click's usage message and exit s
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tomllib
@@ -18,10 +19,12 @@ from typing import IO, Any
 import click
 
 from grpc_errgen.codegen import output
-from grpc_errgen.codegen.pipeline import internal_error
+from grpc_errgen.codegen.backend import catalogue
+from grpc_errgen.codegen.pipeline import internal_error, read_models
 from grpc_errgen.codegen.protoc import (
     CompileError,
     Result,
+    build_request,
     builtin_includes,
     compile_protos,
 )
@@ -218,6 +221,79 @@ def generate(
                 f"orphaned: {out / name} (its .proto is gone; --prune deletes it)",
                 err=True,
             )
+
+
+@main.command()
+@_PATHS
+@_INCLUDES
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+    help="Markdown for people, JSON for tools (schema: docs/catalogue.md).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file (default: standard output); unchanged bytes are not rewritten.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 if --out differs from what would be written.",
+)
+def docs(
+    paths: Sequence[Path],
+    includes: Sequence[Path],
+    format_: str,
+    out: Path | None,
+    check: bool,
+) -> None:
+    """The error and policy catalogue of the services under PATHS: per rpc, auth and scopes, timeout and retry,
+    declared errors, exception mappings, and the request's validation rules in words.
+
+    PATHS and -I as for `generate` (and the same [tool.grpc-errgen] defaults).
+    """
+    _, paths, includes = _inputs(paths, includes)
+    try:
+        run = build_request(paths, includes)
+    except CompileError as problem:
+        raise Failure(str(problem)) from None
+    models, problems = read_models(run.request)
+    if problems:
+        raise Failure("\n".join(problems))
+    document = catalogue.document(models)
+    text = (
+        json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        if format_ == "json"
+        else catalogue.markdown(document)
+    )
+    if out is None:
+        if check:
+            raise click.UsageError("--check needs --out")
+        click.echo(text, nl=False)
+        return
+    data = text.encode()
+    try:
+        current = out.read_bytes() if out.is_file() else None
+    except OSError as problem:
+        raise _failure(f"{out}: {problem.strerror}") from None
+    if check:
+        if current != data:
+            click.echo(f"{'stale' if current is not None else 'missing'}: {out}")
+            raise Failure(
+                f"{out} is out of date: run `grpc-errgen docs ... --out {out}`"
+            )
+        click.echo(f"{out} is up to date")
+        return
+    if current == data:
+        return
+    try:
+        output.apply(output.plan(out.parent, {out.name: data}, ()))
+    except output.WriteError as problem:
+        raise _failure(str(problem)) from None
 
 
 @main.command()
