@@ -68,6 +68,8 @@ def mod_int(a: int, b: int) -> int:
     """The remainder has the sign of the dividend (as in C and Go)."""
     if b == 0:
         raise CelEvalError("modulus by zero")
+    if b == -1 and a == INT64_MIN:  # as INT64_MIN / -1: an overflow in CEL
+        raise CelEvalError("integer overflow")
     remainder = abs(a) % abs(b)
     return -remainder if a < 0 else remainder
 

@@ -105,6 +105,7 @@ INT_EXPRESSIONS = [
     "1u / uint(this) == 0u",
     "1u % uint(this) == 0u",
     "(-9223372036854775807 - 1) / (this - 1) == 0",
+    "(-9223372036854775807 - 1) % (this - 1) == 0",
     "1.0 / double(this) > 1e308",
     "-1.0 / double(this) < -1e308",
     # conversions
