@@ -62,30 +62,23 @@ def at(path: str, violation: Violation, *field_path: FieldPathElement) -> Violat
     )
 
 
-#: The checks of a message that can hold itself, as a generator: it yields the walk of each nested message that
-#: is recursive too, is sent back that walk's violations, and returns its own (``walk`` drives it).
-Walk = Generator["Walk", list[Violation], list[Violation]]
+#: The checks of a message that can hold itself, as a generator: it appends its violations to the list it was
+#: given and yields the walk of each nested message that is recursive too (``walk`` runs that one first).
+Walk = Generator["Walk", None, None]
 
 
-def walk(top: Walk) -> list[Violation]:
-    """The violations of a recursive message's walk, its nested walks run on an explicit stack instead of
-    Python's: a message nested thousands deep (protobuf accepts any depth built in Python; its parser stops at
-    100) never raises RecursionError. Each nested walk is finished before its parent resumes, so violations come
-    in the order plain calls would give them."""
+def walk(top: Walk) -> None:
+    """Run a recursive message's walk, its nested walks on an explicit stack instead of Python's: a message
+    nested thousands deep (protobuf accepts any depth built in Python; its parser stops at 100) never raises
+    RecursionError. Each nested walk is finished before its parent resumes, so violations come in the order
+    plain calls would give them."""
     stack = [top]
-    sent: list[Violation] | None = None
-    while True:
-        current = stack[-1]
-        try:
-            nested = next(current) if sent is None else current.send(sent)
-        except StopIteration as done:
+    while stack:
+        nested = next(stack[-1], None)  # None: that walk is done
+        if nested is None:
             stack.pop()
-            if not stack:
-                return done.value  # type: ignore[no-any-return]
-            sent = done.value
         else:
             stack.append(nested)
-            sent = None
 
 
 def paths_within(paths: Iterable[str], allowed: tuple[str, ...]) -> bool:

@@ -231,8 +231,8 @@ def test_recursive_messages_are_walked_and_the_rest_called(generated: Any) -> No
         assert hasattr(generated, "walk_" + name)
     assert not hasattr(generated, "walk_Plain")
     source = Path(generated.__file__).read_text()
-    assert "(yield walk_Node(" in source
-    assert "(yield walk_Elsewhere(" in source
+    assert "yield walk_Node(" in source
+    assert "yield walk_Elsewhere(" in source
     plain = source[source.index("def validate_Plain") :]
     assert "validate_Item(" in plain and "yield" not in plain
 

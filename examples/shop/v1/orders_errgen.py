@@ -521,7 +521,7 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
         )
     n5 = seen5 = len(out)
     failed5: dict[str, list[_errors.Violation]] = {}
-    for k5, x5 in v5.items():
+    for k5 in v5:
         size5 = len(k5)
         if size5 < 1:
             out.append(
@@ -539,6 +539,7 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                     _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
                 )
             )
+        x5 = v5[k5]
         if len(x5) > 128:
             out.append(
                 _checks.at(

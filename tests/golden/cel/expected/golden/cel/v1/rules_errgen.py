@@ -195,7 +195,7 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
     v2 = m.limits
     n2 = seen2 = len(out)
     failed2: dict[str, list[_errors.Violation]] = {}
-    for k2, x2 in v2.items():
+    for k2 in v2:
         if not (_cel.lower_ascii(k2) == k2):
             out.append(
                 _checks.at(
@@ -204,6 +204,7 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
                     _ORDER_LIMITS_ENTRY.at_key(k2),
                 )
             )
+        x2 = v2[k2]
         if not ((x2 >= 0) and (x2 <= 100)):
             out.append(
                 _checks.at(

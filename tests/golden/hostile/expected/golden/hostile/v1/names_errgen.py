@@ -114,15 +114,21 @@ def validate_grpc(m: _pb2.grpc) -> list[_errors.Violation]:
     v4 = getattr(m, "class")
     if len(v4) < 1:
         out.append(_checks.at("class", _GRPC_CLASS_MIN_ITEMS, _GRPC_CLASS_FIELD))
-    for i4, x4 in enumerate(v4):
+    for x4 in v4:
         if len(x4) > 3:
-            out.append(
-                _checks.at(
-                    f"class[{i4}]", _GRPC_CLASS_MAX_LEN, _GRPC_CLASS_FIELD.at_index(i4)
-                )
-            )
-            if len(out) > _validation.MAX_VIOLATIONS:
-                return out
+            # an item fails: check them all, with their paths
+            for i4, x4 in enumerate(v4):
+                if len(x4) > 3:
+                    out.append(
+                        _checks.at(
+                            f"class[{i4}]",
+                            _GRPC_CLASS_MAX_LEN,
+                            _GRPC_CLASS_FIELD.at_index(i4),
+                        )
+                    )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return out
+            break
     return out
 
 
@@ -170,18 +176,22 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                     _GRPC_CLASS_FIELD,
                 )
             )
-        for v1_i4, v1_x4 in enumerate(v1_v4):
+        for v1_x4 in v1_v4:
             if len(v1_x4) > 3:
-                out.append(
-                    _checks.at(
-                        f"import.class[{v1_i4}]",
-                        _GRPC_CLASS_MAX_LEN,
-                        _VIOLATION_IMPORT_FIELD,
-                        _GRPC_CLASS_FIELD.at_index(v1_i4),
-                    )
-                )
-                if len(out) > _validation.MAX_VIOLATIONS:
-                    return out
+                # an item fails: check them all, with their paths
+                for v1_i4, v1_x4 in enumerate(v1_v4):
+                    if len(v1_x4) > 3:
+                        out.append(
+                            _checks.at(
+                                f"import.class[{v1_i4}]",
+                                _GRPC_CLASS_MAX_LEN,
+                                _VIOLATION_IMPORT_FIELD,
+                                _GRPC_CLASS_FIELD.at_index(v1_i4),
+                            )
+                        )
+                        if len(out) > _validation.MAX_VIOLATIONS:
+                            return out
+                break
     else:
         out.append(
             _checks.at("import", _VIOLATION_IMPORT_REQUIRED, _VIOLATION_IMPORT_FIELD)
@@ -189,7 +199,8 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
     v2 = getattr(m, "lambda")
     n2 = seen2 = len(out)
     failed2: dict[str, list[_errors.Violation]] = {}
-    for k2, x2 in v2.items():
+    for k2 in v2:
+        x2 = v2[k2]
         x2_v1 = getattr(x2, "in")
         if len(x2_v1) < 2:
             out.append(
@@ -230,18 +241,22 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                     _GRPC_CLASS_FIELD,
                 )
             )
-        for x2_i4, x2_x4 in enumerate(x2_v4):
+        for x2_x4 in x2_v4:
             if len(x2_x4) > 3:
-                out.append(
-                    _checks.at(
-                        f"lambda[{_checks.key(k2)}].class[{x2_i4}]",
-                        _GRPC_CLASS_MAX_LEN,
-                        _VIOLATION_LAMBDA_ENTRY.at_key(k2),
-                        _GRPC_CLASS_FIELD.at_index(x2_i4),
-                    )
-                )
-                if len(out) > _validation.MAX_VIOLATIONS:
-                    return out
+                # an item fails: check them all, with their paths
+                for x2_i4, x2_x4 in enumerate(x2_v4):
+                    if len(x2_x4) > 3:
+                        out.append(
+                            _checks.at(
+                                f"lambda[{_checks.key(k2)}].class[{x2_i4}]",
+                                _GRPC_CLASS_MAX_LEN,
+                                _VIOLATION_LAMBDA_ENTRY.at_key(k2),
+                                _GRPC_CLASS_FIELD.at_index(x2_i4),
+                            )
+                        )
+                        if len(out) > _validation.MAX_VIOLATIONS:
+                            return out
+                break
         if len(out) > seen2:
             failed2[k2] = out[seen2:]
             seen2 = len(out)

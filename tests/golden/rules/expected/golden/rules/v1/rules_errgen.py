@@ -1655,12 +1655,13 @@ def validate_Leaf(m: _pb2.Leaf) -> list[_errors.Violation]:
 
 def validate_Collections(m: _pb2.Collections) -> list[_errors.Violation]:
     """Collections, nesting, oneofs and required fields."""
-    return _checks.walk(walk_Collections(m))
-
-
-def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
-    """The checks of ``validate_Collections``: its message can hold itself."""
     out: list[_errors.Violation] = []
+    _checks.walk(walk_Collections(m, out))
+    return out
+
+
+def walk_Collections(m: _pb2.Collections, out: list[_errors.Violation]) -> _checks.Walk:
+    """The checks of ``validate_Collections``, into ``out``: its message can hold itself."""
     if m.WhichOneof("choice") is None:
         out.append(
             _checks.at(
@@ -1680,17 +1681,21 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
         out.append(
             _checks.at("tags", _COLLECTIONS_TAGS_UNIQUE, _COLLECTIONS_TAGS_FIELD)
         )
-    for i1, x1 in enumerate(v1):
+    for x1 in v1:
         if len(x1) < 2:
-            out.append(
-                _checks.at(
-                    f"tags[{i1}]",
-                    _COLLECTIONS_TAGS_MIN_LEN,
-                    _COLLECTIONS_TAGS_FIELD.at_index(i1),
-                )
-            )
-            if len(out) > _validation.MAX_VIOLATIONS:
-                return out
+            # an item fails: check them all, with their paths
+            for i1, x1 in enumerate(v1):
+                if len(x1) < 2:
+                    out.append(
+                        _checks.at(
+                            f"tags[{i1}]",
+                            _COLLECTIONS_TAGS_MIN_LEN,
+                            _COLLECTIONS_TAGS_FIELD.at_index(i1),
+                        )
+                    )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return
+            break
     v2 = m.leaves
     if len(v2) > 100:
         out.append(
@@ -1714,7 +1719,7 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
                         )
                     )
                     if len(out) > _validation.MAX_VIOLATIONS:
-                        return out
+                        return
                 if x2_size1 > 8:
                     out.append(
                         _checks.at(
@@ -1725,7 +1730,7 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
                         )
                     )
                     if len(out) > _validation.MAX_VIOLATIONS:
-                        return out
+                        return
                 x2_v2 = x2.count
                 if not x2_v2 <= 10:
                     out.append(
@@ -1737,7 +1742,7 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
                         )
                     )
                     if len(out) > _validation.MAX_VIOLATIONS:
-                        return out
+                        return
             break
     v3 = m.scores
     if len(v3) < 1:
@@ -1754,7 +1759,7 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
         )
     n3 = seen3 = len(out)
     failed3: dict[str, list[_errors.Violation]] = {}
-    for k3, x3 in v3.items():
+    for k3 in v3:
         if len(k3) < 1:
             out.append(
                 _checks.at(
@@ -1763,6 +1768,7 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
                     _COLLECTIONS_SCORES_ENTRY.at_key(k3),
                 )
             )
+        x3 = v3[k3]
         if not x3 >= 0:
             out.append(
                 _checks.at(
@@ -1781,11 +1787,11 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
         for k3 in sorted(failed3):
             out += failed3[k3]
     if len(out) > _validation.MAX_VIOLATIONS:
-        return out
+        return
     v4 = m.by_id
     n4 = seen4 = len(out)
     failed4: dict[int, list[_errors.Violation]] = {}
-    for k4, x4 in v4.items():
+    for k4 in v4:
         if not k4 > 0:
             out.append(
                 _checks.at(
@@ -1794,6 +1800,7 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
                     _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
                 )
             )
+        x4 = v4[k4]
         x4_v1 = x4.name
         x4_size1 = len(x4_v1)
         if x4_size1 < 1:
@@ -1834,11 +1841,12 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
         for k4 in sorted(failed4):
             out += failed4[k4]
     if len(out) > _validation.MAX_VIOLATIONS:
-        return out
+        return
     v5 = m.flags
     n5 = seen5 = len(out)
     failed5: dict[bool, list[_errors.Violation]] = {}
-    for k5, x5 in v5.items():
+    for k5 in v5:
+        x5 = v5[k5]
         if len(x5) > 3:
             out.append(
                 _checks.at(
@@ -1857,7 +1865,7 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
         for k5 in sorted(failed5):
             out += failed5[k5]
     if len(out) > _validation.MAX_VIOLATIONS:
-        return out
+        return
     if m.HasField("single"):
         v6 = m.single
         v6_v1 = v6.name
@@ -1901,13 +1909,15 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
         if found7 := validate_Numbers(v7):
             _checks.nest(out, "numbers", found7, _COLLECTIONS_NUMBERS_FIELD)
             if len(out) > _validation.MAX_VIOLATIONS:
-                return out
+                return
     if m.HasField("child"):
         v8 = m.child
-        if found8 := (yield walk_Collections(v8)):
+        found8: list[_errors.Violation] = []
+        yield walk_Collections(v8, found8)
+        if found8:
             _checks.nest(out, "child", found8, _COLLECTIONS_CHILD_FIELD)
             if len(out) > _validation.MAX_VIOLATIONS:
-                return out
+                return
     if m.HasField("text"):
         v9 = m.text
         if len(v9) < 1:
@@ -1955,17 +1965,21 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
                 _checks.at("ids", _COLLECTIONS_IDS_UNIQUE, _COLLECTIONS_IDS_FIELD)
             )
     v12 = m.colors
-    for i12, x12 in enumerate(v12):
+    for x12 in v12:
         if x12 not in _COLLECTIONS_COLORS_DEFINED_ONLY_SET:
-            out.append(
-                _checks.at(
-                    f"colors[{i12}]",
-                    _COLLECTIONS_COLORS_DEFINED_ONLY,
-                    _COLLECTIONS_COLORS_FIELD.at_index(i12),
-                )
-            )
-            if len(out) > _validation.MAX_VIOLATIONS:
-                return out
+            # an item fails: check them all, with their paths
+            for i12, x12 in enumerate(v12):
+                if x12 not in _COLLECTIONS_COLORS_DEFINED_ONLY_SET:
+                    out.append(
+                        _checks.at(
+                            f"colors[{i12}]",
+                            _COLLECTIONS_COLORS_DEFINED_ONLY,
+                            _COLLECTIONS_COLORS_FIELD.at_index(i12),
+                        )
+                    )
+                    if len(out) > _validation.MAX_VIOLATIONS:
+                        return
+            break
     v13 = m.optional_name
     if not v13:
         out.append(
@@ -1980,7 +1994,6 @@ def walk_Collections(m: _pb2.Collections) -> _checks.Walk:
         out.append(
             _checks.at("ratio", _COLLECTIONS_RATIO_REQUIRED, _COLLECTIONS_RATIO_FIELD)
         )
-    return out
 
 
 def validate_UsesSkipped(m: _pb2.UsesSkipped) -> list[_errors.Violation]:
