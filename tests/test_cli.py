@@ -334,6 +334,24 @@ def test_a_named_file_brings_its_imports(tmp_path: Path) -> None:
     assert imported.stdout.strip() == "cli/along/v1/b.proto"
 
 
+def test_vendored_options_proto_does_not_come_along(tmp_path: Path) -> None:
+    """A copy of grpc_errgen/options.proto in the project's root (as buf modules vendor it) is ours, not theirs."""
+    from grpc_errgen.codegen.resources import include_dir
+
+    protos = _project(tmp_path, "cli.vendored.v1")
+    _write(
+        protos,
+        "grpc_errgen/options.proto",
+        (include_dir() / "grpc_errgen" / "options.proto").read_text(),
+    )
+    out = tmp_path / "out"
+    named = protos / "cli" / "vendored" / "v1" / "b.proto"
+    done = errgen("generate", named, "-I", protos, "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert not (out / "grpc_errgen").exists()
+    assert (out / "cli" / "vendored" / "v1" / "a_errgen.py").is_file()
+
+
 def test_imports_from_other_roots_do_not_come_along(tmp_path: Path) -> None:
     """Only the named file's own root: a third-party -I directory is imported from, never generated."""
     third = tmp_path / "third_party"

@@ -184,6 +184,8 @@ def _with_imports(inputs: _Inputs, fds: descriptor_pb2.FileDescriptorSet) -> lis
                 dependency
                 for dependency in by_name[name].dependency
                 if any((root / dependency).is_file() for root in inputs.roots)
+                # a vendored copy of what we provide (options.proto, google/rpc/...) is not the project's
+                and not any((d / dependency).is_file() for d in builtin_includes())
             )
     return [file.name for file in fds.file if file.name in wanted]
 
