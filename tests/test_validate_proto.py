@@ -141,3 +141,51 @@ def test_both_dialects_on_one_field_is_an_error(tmp_path: Path) -> None:
         "both/v1/signup.proto:11:19: field nick: both (errgen.field) and "
         "(buf.validate.field); use one"
     )
+
+
+PREDEFINED_PROTO = """
+edition = "2023";
+package typed.v1;
+import "buf/validate/validate.proto";
+
+extend buf.validate.StringRules {
+  bool isbn = 80048952 [(buf.validate.predefined).cel = {
+    id: "string.isbn"
+    expression: "!rule || this.matches('^[0-9]{9}[0-9X]$') ? '' : 'must be an ISBN-10'"
+  }];
+}
+
+message Book {
+  string isbn = 1 [(buf.validate.field).string.(typed.v1.isbn) = true];
+}
+"""
+
+USER_CODE = """
+from buf.validate import validate_pb2
+from typed.v1 import book_pb2
+
+rules = validate_pb2.StringRules()
+flag: bool = rules.Extensions[book_pb2.isbn]
+"""
+
+
+def test_the_written_validate_pb2_is_typed(tmp_path: Path) -> None:
+    """A file that extends protovalidate's rules (a predefined rule) has a stub naming ``validate_pb2``'s
+    classes: the written module gets its typed stub too, so that user code passes mypy --strict.
+    """
+    protos = tmp_path / "protos"
+    _write(protos, {"typed/v1/book.proto": PREDEFINED_PROTO})
+    result = compile_protos([protos])
+    assert "buf/validate/validate_pb2.pyi" in result.files
+    out = tmp_path / "out"
+    write(result, out)
+    (tmp_path / "user.py").write_text(USER_CODE)
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "user.py"],
+        cwd=tmp_path,
+        env={"MYPYPATH": str(out), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -220,6 +220,9 @@ def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Resu
     for generated in response.file:
         result.files[generated.name] = generated.content.encode()
     result.files.update(typed_stubs(request))
+    if validate_proto.PYTHON_PATH in result.files:  # written for the user: typed too
+        stubs = typed_stubs(_request(fds, [validate_proto.VALIDATE_PROTO]))
+        result.files[validate_proto.STUB_PATH] = stubs[validate_proto.STUB_PATH]
     return result
 
 

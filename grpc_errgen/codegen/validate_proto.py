@@ -23,6 +23,8 @@ from google.protobuf.compiler import plugin_pb2
 
 VALIDATE_PROTO = "buf/validate/validate.proto"
 PYTHON_MODULE = "buf.validate.validate_pb2"
+PYTHON_PATH = "buf/validate/validate_pb2.py"
+STUB_PATH = "buf/validate/validate_pb2.pyi"
 PINNED = (
     Path(__file__).resolve().parent / "third_party" / "protovalidate" / "validate.binpb"
 )
@@ -98,9 +100,7 @@ def python_module(
         content = (out / "buf" / "validate" / "validate_pb2.py").read_text(
             encoding="utf-8"
         )
-    return plugin_pb2.CodeGeneratorResponse.File(
-        name="buf/validate/validate_pb2.py", content=content
-    )
+    return plugin_pb2.CodeGeneratorResponse.File(name=PYTHON_PATH, content=content)
 
 
 def _closure(
