@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grpc_errgen.codegen.protoc import compile_protos
+from grpc_errgen.codegen.protoc import CompileError, compile_protos
 from tests.support import build, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,6 +249,41 @@ def test_hostile_names_generate_a_module_that_imports_and_validates(
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    "enum_name, value_name, problem",
+    [
+        ("Errs", "NONE", "NONE gives class None, a Python keyword"),
+        ("Errs", "TRUE", "TRUE gives class True, a Python keyword"),
+        ("None", "GONE", "error catalogue None: a Python keyword"),
+    ],
+)
+def test_keyword_class_names_are_diagnostics(
+    enum_name: str, value_name: str, problem: str, tmp_path: Path
+) -> None:
+    """An error class named after a Python keyword would be a module that does not parse: the generator says
+    where, at the value (or enum), and writes nothing."""
+    package = f"kw{value_name.lower()}{enum_name.lower()}.v1"
+    source = f"""
+        syntax = "proto3";
+        package {package};
+        import "grpc_errgen/options.proto";
+        enum {enum_name} {{
+          option (errgen.errors) = {{ domain: "d" }};
+          {enum_name.upper()}_UNSPECIFIED = 0;
+          {value_name} = 1 [(errgen.error) = {{ code: NOT_FOUND }}];
+        }}
+    """
+    protos = tmp_path / "protos"
+    target = protos / package.replace(".", "/") / "k.proto"
+    target.parent.mkdir(parents=True)
+    target.write_text(source)
+    with pytest.raises(CompileError) as caught:
+        compile_protos([protos])
+    message = str(caught.value)
+    assert problem in message
+    assert message.startswith(f"{package.replace('.', '/')}/k.proto:"), message
 
 
 @pytest.mark.parametrize(

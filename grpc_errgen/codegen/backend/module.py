@@ -8,6 +8,7 @@ template ``errgen.py.j2`` only lays them out, in black's style, and ``format.bla
 from __future__ import annotations
 
 import json
+import keyword
 from dataclasses import dataclass
 from functools import cache
 
@@ -305,10 +306,25 @@ def name_problems(model: FileModel) -> list[tuple[SourcePath, str]]:
                     f"error catalogue {catalogue.name}: the name is reserved by grpc-errgen",
                 )
             )
+        elif keyword.iskeyword(catalogue.name):
+            problems.append(
+                (
+                    catalogue.source,
+                    f"error catalogue {catalogue.name}: a Python keyword cannot name its class",
+                )
+            )
         taken.setdefault(catalogue.name, catalogue.full_name)
     for catalogue in model.catalogues:
         for value in catalogue.values:
             class_name = names.error_class(value.reason)
+            if keyword.iskeyword(class_name):
+                problems.append(
+                    (
+                        value.source,
+                        f"{value.reason} gives class {class_name}, a Python keyword: rename the value",
+                    )
+                )
+                continue
             clash = taken.get(class_name)
             if clash is not None or class_name in names.FIXED_NAMES:
                 problems.append(
