@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,33 @@ GENERATOR_ONLY = (
     "click",
     "black",
     "mypy_protobuf",
+    "cel_expr_python",
 )
+
+
+def test_the_codegen_extra_is_what_the_generator_needs() -> None:
+    """Each package of the ``[codegen]`` extra is one the commands check for (and say to install when it is
+    missing), and one the runtime must never import."""
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    from grpc_errgen.codegen import launch
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["codegen"]
+    wanted = {
+        re.split(r"[<>=!~\[ ;]", requirement)[0].lower().replace("_", "-")
+        for requirement in extra
+    }
+    providers = packages_distributions()
+    checked = {
+        dist.lower().replace("_", "-")
+        for name in launch._NEEDED
+        for dist in providers.get(name, [])
+    }
+    assert checked == wanted
+    assert set(launch._NEEDED) == set(GENERATOR_ONLY) - {"grpc_errgen.codegen"}
 
 
 def _runtime_modules() -> list[Path]:

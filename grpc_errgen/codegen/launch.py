@@ -9,7 +9,14 @@ import importlib.util
 import sys
 
 #: What the generator needs beyond the runtime (import names of the ``[codegen]`` extra).
-_NEEDED = ("grpc_tools", "jinja2", "click", "black", "mypy_protobuf")
+_NEEDED = (
+    "grpc_tools",
+    "jinja2",
+    "click",
+    "black",
+    "mypy_protobuf",
+    "cel_expr_python",
+)
 MISSING_TEXT = (
     "grpc-errgen: the generator is not installed: pip install 'grpc-errgen[codegen]'"
 )
