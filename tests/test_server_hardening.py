@@ -805,7 +805,7 @@ async def test_aio_exception_after_the_client_left_is_cancelled_quietly(
             try:
                 async for _ in request_iterator:
                     yield generated.pb2.Resp()
-                await asyncio.sleep(0)
+                await asyncio.Event().wait()  # ends only when grpc.aio cancels the task: no race
             except asyncio.CancelledError:
                 raise RuntimeError("client left" + FORGED) from None
 
