@@ -234,3 +234,33 @@ print("ok")
         [sys.executable, "-c", script], capture_output=True, text=True
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_our_dialect_has_rules_on_wrapper_types(tmp_path: Path) -> None:
+    """``(errgen.field)`` typed rules on a wrapper field apply to the wrapped value when it is set, as in
+    protovalidate's dialect (docs/options.md says so)."""
+    build(
+        tmp_path,
+        {"vwrap/v1/w.proto": """
+                syntax = "proto3";
+                package vwrap.v1;
+                import "grpc_errgen/options.proto";
+                import "google/protobuf/wrappers.proto";
+                message W {
+                  google.protobuf.Int32Value count = 1 [(errgen.field).int32.gt = 0];
+                  google.protobuf.StringValue name = 2 [(errgen.field).string.min_len = 2];
+                }
+            """},
+    )
+    from google.protobuf import wrappers_pb2
+
+    pb2 = load("vwrap.v1.w_pb2")
+    load("vwrap.v1.w_errgen")
+    assert grpc_errgen.violations(pb2.W()) == []  # unset: no rule applies
+    bad = pb2.W(
+        count=wrappers_pb2.Int32Value(value=0), name=wrappers_pb2.StringValue(value="x")
+    )
+    assert [(v.field, v.rule) for v in grpc_errgen.violations(bad)] == [
+        ("count", "int32.gt"),
+        ("name", "string.min_len"),
+    ]
