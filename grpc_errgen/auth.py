@@ -405,6 +405,8 @@ def _import_pyjwt() -> Any:
 
 
 _SYMMETRIC_PREFIX = "HS"
+#: RFC 7518 section 3.2: an HMAC key at least as long as the hash output.
+_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 
 def _normalised_algorithms(jwt: Any, algorithms: Sequence[str]) -> tuple[str, ...]:
@@ -455,8 +457,12 @@ def _verification_key(key: Any, algorithms: tuple[str, ...]) -> Any:
             raise ValueError(
                 "an HS* secret must not be a PEM, DER or SSH key (algorithm confusion)"
             )
-        if not raw:
-            raise ValueError("an HS* secret must not be empty")
+        shortest = max(_HMAC_KEY_BYTES[alg] for alg in algorithms)
+        if len(raw) < shortest:
+            raise ValueError(
+                f"an HS* secret must be at least {shortest} bytes for {', '.join(algorithms)},"
+                f" not {len(raw)} (RFC 7518 section 3.2: a shorter secret can be guessed offline)"
+            )
         return raw
     if isinstance(key, str | bytes):
         return _load_pem_public_key(key.encode() if isinstance(key, str) else key)

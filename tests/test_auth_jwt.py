@@ -233,6 +233,21 @@ def test_empty_secret_and_no_algorithms_refused() -> None:
         JWTAuthenticator(SECRET, algorithms=())
 
 
+@pytest.mark.parametrize(
+    "algorithm, shortest", [("HS256", 32), ("HS384", 48), ("HS512", 64)]
+)
+def test_hmac_secret_shorter_than_the_hash_is_refused(
+    algorithm: str, shortest: int
+) -> None:
+    """RFC 7518 section 3.2: a secret shorter than the hash output can be guessed offline from one token."""
+    with pytest.raises(ValueError, match=f"at least {shortest} bytes"):
+        JWTAuthenticator("s" * (shortest - 1), algorithms=(algorithm,))
+    with pytest.raises(ValueError, match=f"at least {shortest} bytes"):
+        aio.auth.JWTAuthenticator(b"s" * (shortest - 1), algorithms=(algorithm,))
+    token = jwt.encode(claims(), "s" * shortest, algorithm=algorithm)
+    assert JWTAuthenticator("s" * shortest, algorithms=(algorithm,))(token, METHOD)
+
+
 async def test_aio_variant_is_awaited() -> None:
     token = jwt.encode(claims(scope="read"), SECRET, algorithm="HS256")
     principal = await aio.auth.JWTAuthenticator(SECRET)(token, METHOD)
@@ -271,8 +286,9 @@ def test_der_key_refused_as_hmac_secret(der: bytes) -> None:
 
 
 def test_algorithm_names_are_normalised_or_refused_clearly() -> None:
-    token = jwt.encode(claims(scope="read"), SECRET, algorithm="HS256")
-    auth = JWTAuthenticator(SECRET, algorithms=("hs256", "Hs512"))
+    secret = SECRET * 2  # HS512 needs 64 bytes
+    token = jwt.encode(claims(scope="read"), secret, algorithm="HS256")
+    auth = JWTAuthenticator(secret, algorithms=("hs256", "Hs512"))
     assert auth.algorithms == ("HS256", "HS512")
     assert auth(token, METHOD).scopes == frozenset({"read"})
     assert JWTAuthenticator(public_pem(RSA_KEY), algorithms=("rs256",)).algorithms == (
