@@ -110,6 +110,7 @@ PROTO = """
       repeated Node children = 2;
       string note = 3 [(errgen.field) = { ignore: IGNORE_IF_ZERO_VALUE string: { min_len: 5 } }];
       string cel = 4 [(errgen.field).cel = { id: "no_x" message: "no x" expression: "!this.contains('x')" }];
+      int32 even = 5 [(errgen.field).cel = { id: "even" expression: "this % 2 == 0 ? '' : 'must be even'" }];
     }
     service S {
       // Finds things.
@@ -149,6 +150,12 @@ def test_recursion_ignore_cel_and_skip(tmp_path: Path) -> None:
             "field": "cel",
             "rule": "no_x",
             "description": "no x (CEL: !this.contains('x'))",
+        },
+        {
+            "field": "even",
+            "rule": "even",
+            "description": "the message the expression returns"
+            " (CEL: this % 2 == 0 ? '' : 'must be even')",
         },
     ]
     assert raw["request"] == {

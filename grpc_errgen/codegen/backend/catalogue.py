@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from grpc_errgen.codegen.backend import names
+from grpc_errgen.codegen.cel.ast import Kind
 from grpc_errgen.codegen.model.files import ErrorValue, FileModel, Method
 from grpc_errgen.codegen.model.rules import (
     CelRule,
@@ -157,11 +158,13 @@ def _entry(field: str, rule: str, description: str) -> Json:
 def _rule(field: str, rule: Rule, when: str = "") -> Json:
     text = rule.message
     if isinstance(rule, CelRule):
-        text = (
-            f"{rule.message} (CEL: {rule.expr.source})"
-            if rule.message
-            else f"CEL: {rule.expr.source}"
-        )
+        if rule.expr.root.type.kind is not Kind.BOOL:
+            # A string result is the violation's message: no fixed text to show.
+            text = f"the message the expression returns (CEL: {rule.expr.source})"
+        elif rule.message:
+            text = f"{rule.message} (CEL: {rule.expr.source})"
+        else:
+            text = f"CEL: {rule.expr.source}"
     return _entry(field, rule.rule_id, text + when)
 
 
