@@ -494,18 +494,32 @@ def _zone(name: str) -> timezone | ZoneInfo:
         raise CelEvalError(f"unknown time zone {name!r}") from None
 
 
-def _moment(nanos: int, zone: str | None) -> datetime:
+#: The Gregorian calendar repeats every 400 years (weekdays too: 146097 days is a whole number of weeks).
+_CYCLE = timedelta(days=146097)
+
+
+def _moment(nanos: int, zone: str | None) -> tuple[datetime, int]:
+    """The local time of ``nanos`` in ``zone`` (UTC when None), and years to add to its ``year``: a local time past
+    9999-12-31 (Python's limit) is computed 400 years earlier."""
     moment = _EPOCH + timedelta(microseconds=nanos // 1000)
-    return moment if zone is None else moment.astimezone(_zone(zone))
+    if zone is None:
+        return moment, 0
+    try:
+        return moment.astimezone(_zone(zone)), 0
+    except OverflowError:
+        pass
+    shift = 400 if moment.year > 5000 else -400
+    earlier = moment - _CYCLE if shift > 0 else moment + _CYCLE
+    return earlier.astimezone(_zone(zone)), shift
 
 
 def timestamp_part(nanos: int, part: str, zone: str | None = None) -> int:
     """``getFullYear``, ``getMonth`` (0-based), ``getDate`` (1-based), ``getDayOfMonth`` (0-based),
     ``getDayOfWeek`` (0 = Sunday), ``getDayOfYear`` (0-based), ``getHours``, ``getMinutes``, ``getSeconds``,
     ``getMilliseconds``."""
-    moment = _moment(check_timestamp(nanos), zone)
+    moment, years = _moment(check_timestamp(nanos), zone)
     parts: dict[str, Callable[[], int]] = {
-        "getFullYear": lambda: moment.year,
+        "getFullYear": lambda: moment.year + years,
         "getMonth": lambda: moment.month - 1,
         "getDate": lambda: moment.day,
         "getDayOfMonth": lambda: moment.day - 1,
@@ -523,11 +537,8 @@ def duration_part(nanos: int, part: str) -> int:
     """``getHours``, ``getMinutes``, ``getSeconds`` (whole units, truncated), ``getMilliseconds`` (the
     milliseconds within the second)."""
     if part == "getMilliseconds":
-        return (
-            int(math.fmod(nanos, NANOS) // 1_000_000)
-            if nanos >= 0
-            else -((-nanos % NANOS) // 1_000_000)
-        )
+        millis = (abs(nanos) % NANOS) // 1_000_000
+        return millis if nanos >= 0 else -millis
     unit = {"getHours": 3600 * NANOS, "getMinutes": 60 * NANOS, "getSeconds": NANOS}[
         part
     ]
