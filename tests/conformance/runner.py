@@ -45,8 +45,8 @@ DESCRIPTORS = HERE / "descriptors.binpb"
 EXPECTED_FAILURES = HERE / "expected_failures.txt"
 CASE_FILES = "buf/validate/conformance/cases/"
 VALIDATE_PROTO = "buf/validate/validate.proto"
-#: The generator's parameter. Becomes ``invalid_messages=refuse`` (refuse a message whose rules do not compile,
-#: generate its neighbours) when the generator has that mode; until then a refused file shows in ``problems``.
+#: The generator's parameter: refuse a message whose rules do not compile (a compilation error for its cases) and
+#: generate its neighbours, as protovalidate compiles each message on its own.
 PARAMETER = "invalid_messages=refuse"
 
 _TYPE_NAME = descriptor_pb2.FieldDescriptorProto.Type.Name
