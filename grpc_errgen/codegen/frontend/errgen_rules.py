@@ -241,11 +241,40 @@ def _in_cycles(calls: dict[str, set[str]]) -> set[str]:
     return found
 
 
+#: The files whose options declare rules: only a file importing one of them (directly or through another such
+#: file) can hold a message that needs a validator.
+RULE_OPTION_FILES = frozenset(
+    {"grpc_errgen/options.proto", "buf/validate/validate.proto"}
+)
+
+
+def _may_have_validators(ctx: GenContext) -> set[str]:
+    """The files that import a rule options file, directly or through files that do (the others, such as
+    descriptor.proto, are not read at all)."""
+    known: dict[str, bool] = {}
+
+    def relevant(name: str) -> bool:
+        if name not in known:
+            known[name] = False  # imports are acyclic; this only guards the recursion
+            dependencies = ctx.protos[name].dependency if name in ctx.protos else ()
+            known[name] = any(
+                dependency in RULE_OPTION_FILES or relevant(dependency)
+                for dependency in dependencies
+            )
+        return known[name]
+
+    return {name for name in ctx.protos if relevant(name)}
+
+
 def read_run(ctx: GenContext) -> dict[str, m.FileValidators]:
     """The validators of every file of the run, each file read once; problems go to ``ctx``."""
     everything: dict[str, dict[str, m.MessageRules]] = {}
     buf = BufValidateOptions(ctx.pool)
+    relevant = _may_have_validators(ctx)
     for file_name, proto in ctx.protos.items():
+        if file_name not in relevant:
+            everything[file_name] = {}
+            continue
         file_desc = ctx.pool.FindFileByName(file_name)
         found: dict[str, m.MessageRules] = {}
         for message in _walk(
