@@ -8,9 +8,11 @@ set-aside file and directory it made is removed, so the tree is as it was.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,8 +105,30 @@ def plan(out: Path, files: Mapping[str, bytes], roots: Iterable[Path]) -> Plan:
 
 
 def _describe(problem: OSError, path: Path) -> str:
+    """One line naming the path the user asked for (never our temporary file's name)."""
     reason = problem.strerror or type(problem).__name__
-    return f"{problem.filename or path}: {reason}; nothing was written"
+    return f"{path}: {reason}; nothing was written"
+
+
+def _undo(
+    placed: list[Path],
+    set_aside: dict[Path, Path],
+    temporaries: dict[Path, Path],
+    made_dirs: list[Path],
+) -> None:
+    """Put the tree back as it was; each step on its own, so one that fails does not stop the others."""
+    steps: list[Callable[[], object]] = [
+        *(functools.partial(target.unlink, missing_ok=True) for target in placed),
+        *(
+            functools.partial(os.replace, old, target)
+            for target, old in set_aside.items()
+        ),
+        *(functools.partial(t.unlink, missing_ok=True) for t in temporaries.values()),
+        *(directory.rmdir for directory in reversed(made_dirs)),
+    ]
+    for step in steps:
+        with contextlib.suppress(OSError):
+            step()
 
 
 def apply(plan: Plan, prune: bool = False) -> list[str]:
@@ -141,15 +165,7 @@ def apply(plan: Plan, prune: bool = False) -> list[str]:
             os.replace(temporary, target)
             placed.append(target)
     except OSError as problem:
-        for target in placed:
-            target.unlink(missing_ok=True)
-        for target, old in set_aside.items():
-            if old.exists():
-                os.replace(old, target)
-        for temporary in temporaries.values():
-            temporary.unlink(missing_ok=True)
-        for directory in reversed(made_dirs):
-            directory.rmdir()
+        _undo(placed, set_aside, temporaries, made_dirs)
         raise WriteError(_describe(problem, current)) from None
     for old in set_aside.values():
         old.unlink(missing_ok=True)
