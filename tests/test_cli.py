@@ -136,6 +136,9 @@ def test_out_not_writable_proc(tmp_path: Path) -> None:
 def test_missing_path(tmp_path: Path) -> None:
     done = errgen("generate", tmp_path / "nowhere", "--out", tmp_path / "out")
     _fails_in_one_line(done, "nowhere: not a .proto file or a directory")
+    assert done.stderr.startswith(
+        "grpc-errgen: "
+    ), done.stderr  # not a proto diagnostic
 
 
 def test_missing_include(tmp_path: Path) -> None:
@@ -144,6 +147,7 @@ def test_missing_include(tmp_path: Path) -> None:
         "generate", protos, "-I", tmp_path / "nowhere", "--out", tmp_path / "out"
     )
     _fails_in_one_line(done, "nowhere: include directory not found")
+    assert done.stderr.startswith("grpc-errgen: "), done.stderr
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def find_protos(
             holders = [root for root in roots if proto.is_relative_to(root)]
             found.setdefault(proto, holders[-1] if holders else proto.parent)
         else:
-            raise CompileError(f"{path}: not a .proto file or a directory")
+            raise CompileError(f"grpc-errgen: {path}: not a .proto file or a directory")
     return sorted(
         ((root, proto) for proto, root in found.items()), key=lambda item: item[1]
     )
@@ -115,7 +115,7 @@ class _Inputs:
 
 def _resolve(path: Path) -> Path:
     if not path.is_dir():
-        raise CompileError(f"{path}: include directory not found")
+        raise CompileError(f"grpc-errgen: {path}: include directory not found")
     return path.resolve()
 
 
