@@ -6,6 +6,7 @@ Failures are checked through the installed console script in a subprocess: what 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
@@ -112,14 +113,33 @@ def test_out_below_a_regular_file(tmp_path: Path) -> None:
     _fails_in_one_line(done, "taken", "nothing was written")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through permissions")
+def _without_root_file_powers() -> None:
+    """Run in the child before exec: as root, drop the capabilities that let root write through file
+    permissions (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) from the bounding set, so that the program run
+    afterwards is held to the permission bits like any user. Any other user has them not to begin with.
+    """
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
 def test_out_not_writable(tmp_path: Path) -> None:
+    """A directory the user may not write in; as root too (CI runs as root)."""
     protos = _project(tmp_path, "cli.readonly.v1")
     out = tmp_path / "out"
     out.mkdir()
     out.chmod(0o500)
     try:
-        done = errgen("generate", protos, "--out", out)
+        done = subprocess.run(
+            [str(BIN / "grpc-errgen"), "generate", str(protos), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "GRPC_ERRGEN_TRACEBACK": ""},
+            preexec_fn=_without_root_file_powers,
+        )
     finally:
         out.chmod(0o700)
     _fails_in_one_line(done, "Permission denied", "nothing was written")
