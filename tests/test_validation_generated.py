@@ -264,3 +264,45 @@ def test_our_dialect_has_rules_on_wrapper_types(tmp_path: Path) -> None:
         ("count", "int32.gt"),
         ("name", "string.min_len"),
     ]
+
+
+def test_no_empty_value_branch_where_the_value_cannot_be_empty(tmp_path: Path) -> None:
+    """Under IGNORE_IF_ZERO_VALUE or `required` (no presence), a format's rules run only on a non-empty value:
+    the generated code has no unreachable `string.email_empty` branch, and behaves the same.
+    """
+    out = build(
+        tmp_path,
+        {"vzero/v1/z.proto": """
+                syntax = "proto3";
+                package vzero.v1;
+                import "grpc_errgen/options.proto";
+                message Z {
+                  string a = 1 [(errgen.field) = { ignore: IGNORE_IF_ZERO_VALUE, string: { email: true } }];
+                  string b = 2 [(errgen.field) = { required: true, string: { email: true } }];
+                  repeated string c = 3 [(errgen.field).repeated.items = {
+                    ignore: IGNORE_IF_ZERO_VALUE, string: { hostname: true }
+                  }];
+                  string d = 4 [(errgen.field).string.email = true];
+                }
+            """},
+    )
+    source = (out / "vzero" / "v1" / "z_errgen.py").read_text()
+    assert "_Z_A_EMAIL_EMPTY" not in source
+    assert "_Z_B_EMAIL_EMPTY" not in source
+    assert "_Z_C_HOSTNAME_EMPTY" not in source
+    assert (
+        "_Z_D_EMAIL_EMPTY" in source
+    )  # no ignore, no required: empty is its own violation
+    pb2 = load("vzero.v1.z_pb2")
+    load("vzero.v1.z_errgen")
+    found = grpc_errgen.violations(pb2.Z(c=["", "-bad-"]))
+    assert [(v.field, v.rule) for v in found] == [
+        ("b", "required"),
+        ("c[1]", "string.hostname"),
+        ("d", "string.email_empty"),
+    ]
+    found = grpc_errgen.violations(pb2.Z(a="x", b="y", d="a@b.example"))
+    assert [(v.field, v.rule) for v in found] == [
+        ("a", "string.email"),
+        ("b", "string.email"),
+    ]

@@ -595,14 +595,19 @@ class _Emitter:
             f"    out.append({found})",
         ]
 
-    def rule_lines(self, rule: m.Rule, family: str, at: _At, subject: str) -> list[str]:
+    def rule_lines(
+        self, rule: m.Rule, family: str, at: _At, subject: str, nonzero: bool = False
+    ) -> list[str]:
+        """The check of one rule; ``nonzero``: the value is known not to be empty here (an enclosing
+        ``ignore`` / ``required`` test), so a format's separate empty-value case cannot happen.
+        """
         if isinstance(rule, m.CelRule):
             return self.cel_lines(rule, at, subject)
         ctx = _Context(self.constants, at, family)
         bad = _test(rule, subject, ctx)
         record = self.rule_violation(at, rule)
         empty = _empty_case(rule)
-        if empty is None:
+        if empty is None or nonzero:
             return [f"if {bad}:", "    " + record]
         return [
             f"if not {subject}:",
@@ -684,10 +689,22 @@ class _Emitter:
         return [_test(rule, read, ctx) for rule in one.rules]
 
     def value_lines(
-        self, value: m.ValueRules, at: _At, depth: int, scope: str
+        self,
+        value: m.ValueRules,
+        at: _At,
+        depth: int,
+        scope: str,
+        nonzero: bool = False,
     ) -> list[str]:
-        """Every check of one value held in ``at.x``."""
+        """Every check of one value held in ``at.x`` (``nonzero``: the caller runs them only when it is not
+        its type's zero value)."""
         lines: list[str] = []
+        guarded = (
+            value.ignore is m.Ignore.IF_ZERO_VALUE
+            and not value.wrapper
+            and value.family not in _MESSAGE_FAMILIES
+        )
+        nonzero = nonzero or guarded
         x = at.x
         if value.wrapper:
             x = f"{x}.value"  # rules on a wrapper apply to the value it wraps
@@ -710,18 +727,15 @@ class _Emitter:
                 test = f"{size_local} {_SIZE_OPS[rule.bound]} {rule.limit}"
                 lines += [f"if {test}:", "    " + self.rule_violation(at, rule)]
             else:
-                lines += self.rule_lines(rule, value.family, at, subject)
+                lines += self.rule_lines(
+                    rule, value.family, at, subject, nonzero and subject == at.x
+                )
         inline = self.inline.get(value.message_type or "")
         if inline is not None:
             lines += self.message_lines(inline, x, at.path + ".", at.elements)
         else:
             lines += self.nested_lines(value, x, at, f"{scope}found{depth}")
-        if (
-            lines
-            and value.ignore is m.Ignore.IF_ZERO_VALUE
-            and not value.wrapper
-            and value.family not in _MESSAGE_FAMILIES
-        ):
+        if lines and guarded:
             lines = [f"if {_nonzero(value.family, x)}:", *_indent(lines)]
         return lines
 
@@ -756,7 +770,11 @@ class _Emitter:
             else ""
         )
         if isinstance(rules, m.SingleField):
-            body = self.value_lines(rules.value, here, index, scope)
+            # Without presence, `required` and IGNORE_IF_ZERO_VALUE run the rules only on a non-zero value.
+            nonzero = not rules.presence and (
+                rules.required is not None or rules.ignore is m.Ignore.IF_ZERO_VALUE
+            )
+            body = self.value_lines(rules.value, here, index, scope, nonzero)
             if rules.presence:
                 # IGNORE_IF_ZERO_VALUE on a field with presence means "when unset", as without it.
                 lines = []
