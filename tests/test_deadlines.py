@@ -151,7 +151,9 @@ async def aio_target() -> AsyncIterator[str]:
 
 
 def within(response: Any, most: float) -> bool:
-    return bool(response.has_deadline) and 1.0 < response.remaining <= most + 0.5
+    """The handler saw a deadline no later than ``most`` seconds out (how long the call took to reach it is
+    not bounded: a loaded machine may take seconds)."""
+    return bool(response.has_deadline) and 0.0 < response.remaining <= most + 0.5
 
 
 def test_time_remaining_outside_a_call_is_none() -> None:
