@@ -210,7 +210,8 @@ def sample(registry: CollectorRegistry, name: str, labelset: dict[str, str]) -> 
 
 def eventually(check: Callable[[], bool]) -> None:
     """The record and the handled count may land just after the client sees the status: wait for them
-    (bounded by a count of short sleeps, not a deadline, so a loaded machine does not fail it)."""
+    (bounded by a count of short sleeps, not a deadline, so a loaded machine does not fail it).
+    """
     for _ in range(1000):
         if check():
             return
