@@ -24,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import ModuleType, TracebackType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import grpc
 
@@ -42,6 +42,9 @@ from grpc_errgen.policy import (
     service_config,
 )
 from grpc_errgen.status import from_call
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 REQUEST_ID_KEY = "x-request-id"
 
@@ -540,7 +543,7 @@ def client_interceptors(
     request_id: bool = True,
     validate: bool = False,
     breaker: CircuitBreaker | None = None,
-    metrics: Any = None,
+    metrics: CollectorRegistry | None = None,
     propagate_deadline: bool = True,
 ) -> list[grpc.UnaryUnaryClientInterceptor]:
     """Interceptors for ``grpc.intercept_channel(channel, *client_interceptors(module))``.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Generator, Iterable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc.aio import AioRpcError, ClientCallDetails, Metadata
@@ -34,6 +34,9 @@ from grpc_errgen.client import (
 )
 from grpc_errgen.client_metrics import ClientMetrics
 from grpc_errgen.policy import GeneratedFile, RpcKind, error_table, method_table
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 _EOF: Any = grpc.aio.EOF
 
@@ -393,7 +396,7 @@ def client_interceptors(
     request_id: bool = True,
     validate: bool = False,
     breaker: CircuitBreaker | None = None,
-    metrics: Any = None,
+    metrics: CollectorRegistry | None = None,
     propagate_deadline: bool = True,
 ) -> list[grpc.aio.ClientInterceptor]:
     """Interceptors for ``grpc.aio.insecure_channel(target, interceptors=client_interceptors(module))``.
