@@ -97,9 +97,9 @@ def paths_touch(paths: Iterable[str], refused: tuple[str, ...]) -> bool:
     )
 
 
-def key(value: str) -> str:
-    """A string map key as it appears in a path: ``labels["k"]``."""
-    return json.dumps(value, ensure_ascii=False)
+#: A string map key as it appears in a path: ``labels["k"]``. What ``json.dumps(value, ensure_ascii=False)``
+#: writes for a str (it calls this very function), without its ~0.7 us of dispatch: C, ~0.02 us.
+key: Callable[[str], str] = json.encoder.encode_basestring
 
 
 # -- regular expressions -----------------------------------------------------------------------------------
