@@ -8,6 +8,7 @@ run in the generator: messages are constants in generated code, written as proto
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import math
 import re
@@ -79,6 +80,13 @@ def walk(top: Walk) -> None:
             stack.pop()
         else:
             stack.append(nested)
+
+
+#: Generated loops walk a list (a protobuf repeated field) as ``islice(v, len(v))``: iterating the upb container
+#: itself ends by asking for the item past the end, an IndexError raised and caught (~0.15 us a loop, more than
+#: checking five items); stopping at its length never asks. A copy (``v[:]``) would be as fast but holds every
+#: item at once (a 4 MB request can carry two million messages).
+islice = itertools.islice
 
 
 def paths_within(paths: Iterable[str], allowed: tuple[str, ...]) -> bool:
@@ -246,11 +254,11 @@ def format_list(items: Iterable[str]) -> str:
 
 # -- well-known string formats -----------------------------------------------------------------------------
 
-# Possessive / atomic: the local part cannot hold "@" and a label cannot hold ".", so giving back characters
-# never helps a full match; not retrying saves ~0.1 us a call.
+# Possessive: the local part cannot hold "@" and a label cannot hold ".", so giving back characters never helps
+# a full match; not retrying saves ~0.1 us a call (``?+`` on a label's tail costs less than an atomic group).
 _EMAIL = re.compile(
-    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]++@(?>[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)"
-    r"(?>\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*+",
+    r"[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]++@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?+"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?+)*+",
     re.ASCII,
 )
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?", re.ASCII)

@@ -295,12 +295,12 @@ class FieldPathElement:
 
     def at_index(self, index: int) -> FieldPathElement:
         """This repeated field's element at ``index``."""
-        return FieldPathElement(self.name, self.number, self.type, index=index)
+        return FieldPathElement(self.name, self.number, self.type, None, None, index)
 
     def at_key(self, key: bool | int | str) -> FieldPathElement:
         """This map field's element at ``key``."""
         return FieldPathElement(
-            self.name, self.number, self.type, self.key_type, self.value_type, key=key
+            self.name, self.number, self.type, self.key_type, self.value_type, None, key
         )
 
     @property

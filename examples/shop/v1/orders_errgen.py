@@ -424,10 +424,10 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_ITEMS_FIELD,
             )
         )
-    for x2 in v2:
+    for x2 in _checks.islice(v2, len(v2)):
         if not _LINE_ITEM_SKU_PATTERN_RE.found(x2.sku) or not 0 < x2.quantity <= 100:
             # an item fails: check them all, with their paths
-            for i2, x2 in enumerate(v2):
+            for i2, x2 in enumerate(_checks.islice(v2, len(v2))):
                 x2_v1 = x2.sku
                 if not _LINE_ITEM_SKU_PATTERN_RE.found(x2_v1):
                     out.append(
@@ -519,46 +519,51 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
                 _CREATE_ORDER_REQUEST_LABELS_FIELD,
             )
         )
-    n5 = seen5 = len(out)
-    failed5: dict[str, list[_errors.Violation]] = {}
     for k5 in v5:
-        size5 = len(k5)
-        if size5 < 1:
-            out.append(
-                _checks.at(
-                    f"labels[{_checks.key(k5)}]",
-                    _CREATE_ORDER_REQUEST_LABELS_KEYS_MIN_LEN,
-                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
-                )
-            )
-        if size5 > 32:
-            out.append(
-                _checks.at(
-                    f"labels[{_checks.key(k5)}]",
-                    _CREATE_ORDER_REQUEST_LABELS_KEYS_MAX_LEN,
-                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
-                )
-            )
         x5 = v5[k5]
-        if len(x5) > 128:
-            out.append(
-                _checks.at(
-                    f"labels[{_checks.key(k5)}]",
-                    _CREATE_ORDER_REQUEST_LABELS_VALUES_MAX_LEN,
-                    _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
-                )
-            )
-        if len(out) > seen5:
-            failed5[k5] = out[seen5:]
-            seen5 = len(out)
-            if seen5 > _validation.MAX_VIOLATIONS:
-                break
-    if failed5:  # in key order
-        del out[n5:]
-        for k5 in sorted(failed5):
-            out += failed5[k5]
-    if len(out) > _validation.MAX_VIOLATIONS:
-        return out
+        if not 1 <= len(k5) <= 32 or len(x5) > 128:
+            # an entry fails: check them all, with their paths
+            n5 = seen5 = len(out)
+            failed5: dict[str, list[_errors.Violation]] = {}
+            for k5 in v5:
+                size5 = len(k5)
+                if size5 < 1:
+                    out.append(
+                        _checks.at(
+                            f"labels[{_checks.key(k5)}]",
+                            _CREATE_ORDER_REQUEST_LABELS_KEYS_MIN_LEN,
+                            _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
+                        )
+                    )
+                if size5 > 32:
+                    out.append(
+                        _checks.at(
+                            f"labels[{_checks.key(k5)}]",
+                            _CREATE_ORDER_REQUEST_LABELS_KEYS_MAX_LEN,
+                            _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
+                        )
+                    )
+                x5 = v5[k5]
+                if len(x5) > 128:
+                    out.append(
+                        _checks.at(
+                            f"labels[{_checks.key(k5)}]",
+                            _CREATE_ORDER_REQUEST_LABELS_VALUES_MAX_LEN,
+                            _CREATE_ORDER_REQUEST_LABELS_ENTRY.at_key(k5),
+                        )
+                    )
+                if len(out) > seen5:
+                    failed5[k5] = out[seen5:]
+                    seen5 = len(out)
+                    if seen5 > _validation.MAX_VIOLATIONS:
+                        break
+            if failed5:  # in key order
+                del out[n5:]
+                for k5 in sorted(failed5):
+                    out += failed5[k5]
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return out
+            break
     if m.HasField("coupon"):
         v6 = m.coupon
         size6 = len(v6)
@@ -623,10 +628,10 @@ def validate_CreateOrderRequest(m: _pb2.CreateOrderRequest) -> list[_errors.Viol
 def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
     out: list[_errors.Violation] = []
     v3 = m.items
-    for x3 in v3:
+    for x3 in _checks.islice(v3, len(v3)):
         if not _LINE_ITEM_SKU_PATTERN_RE.found(x3.sku) or not 0 < x3.quantity <= 100:
             # an item fails: check them all, with their paths
-            for i3, x3 in enumerate(v3):
+            for i3, x3 in enumerate(_checks.islice(v3, len(v3))):
                 x3_v1 = x3.sku
                 if not _LINE_ITEM_SKU_PATTERN_RE.found(x3_v1):
                     out.append(

@@ -167,7 +167,7 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
         out.append(_checks.at("items", _ORDER_ITEMS_UNIQUE, _ORDER_ITEMS_FIELD))
     if not ((sum(1 for _i0 in v1 if (_i0.count > 100)) == 1) or (len(v1) == 0)):
         out.append(_checks.at("items", _ORDER_ITEMS_ONE_BIG, _ORDER_ITEMS_FIELD))
-    for i1, x1 in enumerate(v1):
+    for i1, x1 in enumerate(_checks.islice(v1, len(v1))):
         x1_v1 = x1.sku
         if not _ITEM_SKU_SHAPE_CEL.found(x1_v1):
             out.append(

@@ -114,10 +114,10 @@ def validate_grpc(m: _pb2.grpc) -> list[_errors.Violation]:
     v4 = getattr(m, "class")
     if len(v4) < 1:
         out.append(_checks.at("class", _GRPC_CLASS_MIN_ITEMS, _GRPC_CLASS_FIELD))
-    for x4 in v4:
+    for x4 in _checks.islice(v4, len(v4)):
         if len(x4) > 3:
             # an item fails: check them all, with their paths
-            for i4, x4 in enumerate(v4):
+            for i4, x4 in enumerate(_checks.islice(v4, len(v4))):
                 if len(x4) > 3:
                     out.append(
                         _checks.at(
@@ -176,10 +176,10 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                     _GRPC_CLASS_FIELD,
                 )
             )
-        for v1_x4 in v1_v4:
+        for v1_x4 in _checks.islice(v1_v4, len(v1_v4)):
             if len(v1_x4) > 3:
                 # an item fails: check them all, with their paths
-                for v1_i4, v1_x4 in enumerate(v1_v4):
+                for v1_i4, v1_x4 in enumerate(_checks.islice(v1_v4, len(v1_v4))):
                     if len(v1_x4) > 3:
                         out.append(
                             _checks.at(
@@ -241,10 +241,10 @@ def validate_Violation(m: _pb2.Violation) -> list[_errors.Violation]:
                     _GRPC_CLASS_FIELD,
                 )
             )
-        for x2_x4 in x2_v4:
+        for x2_x4 in _checks.islice(x2_v4, len(x2_v4)):
             if len(x2_x4) > 3:
                 # an item fails: check them all, with their paths
-                for x2_i4, x2_x4 in enumerate(x2_v4):
+                for x2_i4, x2_x4 in enumerate(_checks.islice(x2_v4, len(x2_v4))):
                     if len(x2_x4) > 3:
                         out.append(
                             _checks.at(

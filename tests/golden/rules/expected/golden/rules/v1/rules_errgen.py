@@ -1677,14 +1677,14 @@ def walk_Collections(m: _pb2.Collections, out: list[_errors.Violation]) -> _chec
         out.append(
             _checks.at("tags", _COLLECTIONS_TAGS_MAX_ITEMS, _COLLECTIONS_TAGS_FIELD)
         )
-    if len(set(v1)) != len(v1):
+    if len(set(_checks.islice(v1, len(v1)))) != len(v1):
         out.append(
             _checks.at("tags", _COLLECTIONS_TAGS_UNIQUE, _COLLECTIONS_TAGS_FIELD)
         )
-    for x1 in v1:
+    for x1 in _checks.islice(v1, len(v1)):
         if len(x1) < 2:
             # an item fails: check them all, with their paths
-            for i1, x1 in enumerate(v1):
+            for i1, x1 in enumerate(_checks.islice(v1, len(v1))):
                 if len(x1) < 2:
                     out.append(
                         _checks.at(
@@ -1703,10 +1703,10 @@ def walk_Collections(m: _pb2.Collections, out: list[_errors.Violation]) -> _chec
                 "leaves", _COLLECTIONS_LEAVES_MAX_ITEMS, _COLLECTIONS_LEAVES_FIELD
             )
         )
-    for x2 in v2:
+    for x2 in _checks.islice(v2, len(v2)):
         if not 1 <= len(x2.name) <= 8 or not x2.count <= 10:
             # an item fails: check them all, with their paths
-            for i2, x2 in enumerate(v2):
+            for i2, x2 in enumerate(_checks.islice(v2, len(v2))):
                 x2_v1 = x2.name
                 x2_size1 = len(x2_v1)
                 if x2_size1 < 1:
@@ -1757,115 +1757,130 @@ def walk_Collections(m: _pb2.Collections, out: list[_errors.Violation]) -> _chec
                 "scores", _COLLECTIONS_SCORES_MAX_PAIRS, _COLLECTIONS_SCORES_FIELD
             )
         )
-    n3 = seen3 = len(out)
-    failed3: dict[str, list[_errors.Violation]] = {}
     for k3 in v3:
-        if len(k3) < 1:
-            out.append(
-                _checks.at(
-                    f"scores[{_checks.key(k3)}]",
-                    _COLLECTIONS_SCORES_KEYS_MIN_LEN,
-                    _COLLECTIONS_SCORES_ENTRY.at_key(k3),
-                )
-            )
         x3 = v3[k3]
-        if not x3 >= 0:
-            out.append(
-                _checks.at(
-                    f"scores[{_checks.key(k3)}]",
-                    _COLLECTIONS_SCORES_VALUES_GTE,
-                    _COLLECTIONS_SCORES_ENTRY.at_key(k3),
-                )
-            )
-        if len(out) > seen3:
-            failed3[k3] = out[seen3:]
-            seen3 = len(out)
-            if seen3 > _validation.MAX_VIOLATIONS:
-                break
-    if failed3:  # in key order
-        del out[n3:]
-        for k3 in sorted(failed3):
-            out += failed3[k3]
-    if len(out) > _validation.MAX_VIOLATIONS:
-        return
+        if len(k3) < 1 or not x3 >= 0:
+            # an entry fails: check them all, with their paths
+            n3 = seen3 = len(out)
+            failed3: dict[str, list[_errors.Violation]] = {}
+            for k3 in v3:
+                if len(k3) < 1:
+                    out.append(
+                        _checks.at(
+                            f"scores[{_checks.key(k3)}]",
+                            _COLLECTIONS_SCORES_KEYS_MIN_LEN,
+                            _COLLECTIONS_SCORES_ENTRY.at_key(k3),
+                        )
+                    )
+                x3 = v3[k3]
+                if not x3 >= 0:
+                    out.append(
+                        _checks.at(
+                            f"scores[{_checks.key(k3)}]",
+                            _COLLECTIONS_SCORES_VALUES_GTE,
+                            _COLLECTIONS_SCORES_ENTRY.at_key(k3),
+                        )
+                    )
+                if len(out) > seen3:
+                    failed3[k3] = out[seen3:]
+                    seen3 = len(out)
+                    if seen3 > _validation.MAX_VIOLATIONS:
+                        break
+            if failed3:  # in key order
+                del out[n3:]
+                for k3 in sorted(failed3):
+                    out += failed3[k3]
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return
+            break
     v4 = m.by_id
-    n4 = seen4 = len(out)
-    failed4: dict[int, list[_errors.Violation]] = {}
     for k4 in v4:
-        if not k4 > 0:
-            out.append(
-                _checks.at(
-                    f"by_id[{k4}]",
-                    _COLLECTIONS_BY_ID_KEYS_GT,
-                    _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
-                )
-            )
         x4 = v4[k4]
-        x4_v1 = x4.name
-        x4_size1 = len(x4_v1)
-        if x4_size1 < 1:
-            out.append(
-                _checks.at(
-                    f"by_id[{k4}].name",
-                    _LEAF_NAME_MIN_LEN,
-                    _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
-                    _LEAF_NAME_FIELD,
-                )
-            )
-        if x4_size1 > 8:
-            out.append(
-                _checks.at(
-                    f"by_id[{k4}].name",
-                    _LEAF_NAME_MAX_LEN,
-                    _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
-                    _LEAF_NAME_FIELD,
-                )
-            )
-        x4_v2 = x4.count
-        if not x4_v2 <= 10:
-            out.append(
-                _checks.at(
-                    f"by_id[{k4}].count",
-                    _LEAF_COUNT_LTE,
-                    _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
-                    _LEAF_COUNT_FIELD,
-                )
-            )
-        if len(out) > seen4:
-            failed4[k4] = out[seen4:]
-            seen4 = len(out)
-            if seen4 > _validation.MAX_VIOLATIONS:
-                break
-    if failed4:  # in key order
-        del out[n4:]
-        for k4 in sorted(failed4):
-            out += failed4[k4]
-    if len(out) > _validation.MAX_VIOLATIONS:
-        return
+        if not k4 > 0 or not 1 <= len(x4.name) <= 8 or not x4.count <= 10:
+            # an entry fails: check them all, with their paths
+            n4 = seen4 = len(out)
+            failed4: dict[int, list[_errors.Violation]] = {}
+            for k4 in v4:
+                if not k4 > 0:
+                    out.append(
+                        _checks.at(
+                            f"by_id[{k4}]",
+                            _COLLECTIONS_BY_ID_KEYS_GT,
+                            _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
+                        )
+                    )
+                x4 = v4[k4]
+                x4_v1 = x4.name
+                x4_size1 = len(x4_v1)
+                if x4_size1 < 1:
+                    out.append(
+                        _checks.at(
+                            f"by_id[{k4}].name",
+                            _LEAF_NAME_MIN_LEN,
+                            _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
+                            _LEAF_NAME_FIELD,
+                        )
+                    )
+                if x4_size1 > 8:
+                    out.append(
+                        _checks.at(
+                            f"by_id[{k4}].name",
+                            _LEAF_NAME_MAX_LEN,
+                            _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
+                            _LEAF_NAME_FIELD,
+                        )
+                    )
+                x4_v2 = x4.count
+                if not x4_v2 <= 10:
+                    out.append(
+                        _checks.at(
+                            f"by_id[{k4}].count",
+                            _LEAF_COUNT_LTE,
+                            _COLLECTIONS_BY_ID_ENTRY.at_key(k4),
+                            _LEAF_COUNT_FIELD,
+                        )
+                    )
+                if len(out) > seen4:
+                    failed4[k4] = out[seen4:]
+                    seen4 = len(out)
+                    if seen4 > _validation.MAX_VIOLATIONS:
+                        break
+            if failed4:  # in key order
+                del out[n4:]
+                for k4 in sorted(failed4):
+                    out += failed4[k4]
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return
+            break
     v5 = m.flags
-    n5 = seen5 = len(out)
-    failed5: dict[bool, list[_errors.Violation]] = {}
     for k5 in v5:
         x5 = v5[k5]
         if len(x5) > 3:
-            out.append(
-                _checks.at(
-                    f"flags[{_checks.bool_key(k5)}]",
-                    _COLLECTIONS_FLAGS_VALUES_MAX_LEN,
-                    _COLLECTIONS_FLAGS_ENTRY.at_key(k5),
-                )
-            )
-        if len(out) > seen5:
-            failed5[k5] = out[seen5:]
-            seen5 = len(out)
-            if seen5 > _validation.MAX_VIOLATIONS:
-                break
-    if failed5:  # in key order
-        del out[n5:]
-        for k5 in sorted(failed5):
-            out += failed5[k5]
-    if len(out) > _validation.MAX_VIOLATIONS:
-        return
+            # an entry fails: check them all, with their paths
+            n5 = seen5 = len(out)
+            failed5: dict[bool, list[_errors.Violation]] = {}
+            for k5 in v5:
+                x5 = v5[k5]
+                if len(x5) > 3:
+                    out.append(
+                        _checks.at(
+                            f"flags[{_checks.bool_key(k5)}]",
+                            _COLLECTIONS_FLAGS_VALUES_MAX_LEN,
+                            _COLLECTIONS_FLAGS_ENTRY.at_key(k5),
+                        )
+                    )
+                if len(out) > seen5:
+                    failed5[k5] = out[seen5:]
+                    seen5 = len(out)
+                    if seen5 > _validation.MAX_VIOLATIONS:
+                        break
+            if failed5:  # in key order
+                del out[n5:]
+                for k5 in sorted(failed5):
+                    out += failed5[k5]
+            if len(out) > _validation.MAX_VIOLATIONS:
+                return
+            break
     if m.HasField("single"):
         v6 = m.single
         v6_v1 = v6.name
@@ -1960,15 +1975,15 @@ def walk_Collections(m: _pb2.Collections, out: list[_errors.Violation]) -> _chec
     if not v11:
         out.append(_checks.at("ids", _COLLECTIONS_IDS_REQUIRED, _COLLECTIONS_IDS_FIELD))
     else:
-        if len(set(v11)) != len(v11):
+        if len(set(_checks.islice(v11, len(v11)))) != len(v11):
             out.append(
                 _checks.at("ids", _COLLECTIONS_IDS_UNIQUE, _COLLECTIONS_IDS_FIELD)
             )
     v12 = m.colors
-    for x12 in v12:
+    for x12 in _checks.islice(v12, len(v12)):
         if x12 not in _COLLECTIONS_COLORS_DEFINED_ONLY_SET:
             # an item fails: check them all, with their paths
-            for i12, x12 in enumerate(v12):
+            for i12, x12 in enumerate(_checks.islice(v12, len(v12))):
                 if x12 not in _COLLECTIONS_COLORS_DEFINED_ONLY_SET:
                     out.append(
                         _checks.at(

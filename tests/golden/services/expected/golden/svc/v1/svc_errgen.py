@@ -93,7 +93,7 @@ def validate_Order(m: _pb2.Order) -> list[_errors.Violation]:
     v2 = m.skus
     if len(v2) > 20:
         out.append(_checks.at("skus", _ORDER_SKUS_MAX_ITEMS, _ORDER_SKUS_FIELD))
-    for i2, x2 in enumerate(v2):
+    for i2, x2 in enumerate(_checks.islice(v2, len(v2))):
         if found2 := _golden_common_v1_common_errgen.validate_Sku(x2):
             _checks.nest(out, f"skus[{i2}]", found2, _ORDER_SKUS_FIELD.at_index(i2))
             if len(out) > _validation.MAX_VIOLATIONS:
