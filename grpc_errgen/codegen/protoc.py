@@ -10,11 +10,13 @@ all or nothing (``output``); ``--check`` writes nothing at all.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,10 @@ from grpc_errgen.codegen import output, validate_proto
 from grpc_errgen.codegen.pipeline import generate
 from grpc_errgen.codegen.resources import include_dir
 from grpc_errgen.codegen.stubs import typed_stubs
+
+# Field numbers in descriptor.proto: FileDescriptorProto.service, FieldDescriptorProto.json_name.
+_SERVICE = descriptor_pb2.FileDescriptorProto.SERVICE_FIELD_NUMBER
+_JSON_NAME = descriptor_pb2.FieldDescriptorProto.JSON_NAME_FIELD_NUMBER
 
 
 class CompileError(Exception):
@@ -133,16 +139,10 @@ def _inputs(paths: Sequence[Path], includes: Sequence[Path]) -> _Inputs:
     return _Inputs(named, roots, all_roots)
 
 
-def _protoc(
-    inputs: _Inputs, names: Sequence[str], python: bool
-) -> tuple[descriptor_pb2.FileDescriptorSet, dict[str, bytes]]:
-    """One protoc run over ``names``: the descriptor set and (when ``python``) the _pb2 and _pb2_grpc files."""
-    files: dict[str, bytes] = {}
+def _descriptors(inputs: _Inputs) -> descriptor_pb2.FileDescriptorSet:
+    """One protoc run over the named files: their descriptor set, with every file they import and source info."""
     with tempfile.TemporaryDirectory(prefix="grpc-errgen-") as tmp:
-        # protoc writes each generator's files into one zip: three files to write and read back, not hundreds.
-        python_zip, grpc_zip = Path(tmp) / "python.zip", Path(tmp) / "grpc.zip"
         descriptor_set = Path(tmp) / "set.pb"
-        outputs = [f"--python_out={python_zip}", f"--grpc_python_out={grpc_zip}"]
         pinned = (
             # buf/validate/validate.proto for protos annotated for protovalidate: the pinned copy, unless the
             # user's include path has one
@@ -154,20 +154,13 @@ def _protoc(
             [
                 *(f"-I{d}" for d in inputs.all_roots),
                 *pinned,
-                *(outputs if python else []),
                 f"--descriptor_set_out={descriptor_set}",
                 "--include_imports",
                 "--include_source_info",
-                *map(inputs.file, names),
+                *map(inputs.file, inputs.named),
             ]
         )
-        for archive in (python_zip, grpc_zip) if python else ():
-            with zipfile.ZipFile(archive) as opened:
-                for info in opened.infolist():
-                    if not info.is_dir():
-                        files[info.filename] = opened.read(info)
-        fds = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
-    return fds, files
+        return descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
 
 
 def _with_imports(inputs: _Inputs, fds: descriptor_pb2.FileDescriptorSet) -> list[str]:
@@ -200,29 +193,145 @@ def build_request(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Reque
     """The request the plugin would get for the .proto files under ``paths`` (and the files they import from the
     same roots), parsed by protoc."""
     inputs = _inputs(paths, includes)
-    fds, _ = _protoc(inputs, inputs.named, python=False)
+    fds = _descriptors(inputs)
     return Request(_request(fds, _with_imports(inputs, fds)), inputs.all_roots)
+
+
+def _fields(
+    file: descriptor_pb2.FileDescriptorProto,
+) -> Iterator[tuple[tuple[int, ...], descriptor_pb2.FieldDescriptorProto]]:
+    """Every field and extension of ``file``, nested ones too, with its source-info path."""
+    for index, extension in enumerate(file.extension):
+        yield (7, index), extension
+    todo: list[tuple[tuple[int, ...], descriptor_pb2.DescriptorProto]] = [
+        ((4, index), message) for index, message in enumerate(file.message_type)
+    ]
+    while todo:
+        path, message = todo.pop()
+        for index, field_ in enumerate(message.field):
+            yield (*path, 2, index), field_
+        for index, extension in enumerate(message.extension):
+            yield (*path, 6, index), extension
+        todo.extend(
+            ((*path, 3, index), nested)
+            for index, nested in enumerate(message.nested_type)
+        )
+
+
+def _for_python_out(
+    fds: descriptor_pb2.FileDescriptorSet, names: Sequence[str]
+) -> descriptor_pb2.FileDescriptorSet:
+    """The set as protoc's Python and gRPC generators must see it to write the same bytes as from the .proto files.
+
+    protoc's set gives every field a ``json_name``; the ``_pb2`` module would embed it where the .proto wrote none,
+    so it goes where the source info shows none was written. Of the source info only the services' stays (the
+    gRPC generator copies their comments); the rest only takes time to load.
+    """
+    trimmed = descriptor_pb2.FileDescriptorSet()
+    trimmed.CopyFrom(fds)
+    generated = set(names)
+    for file in trimmed.file:
+        if file.name not in generated:
+            file.ClearField("source_code_info")
+            continue
+        written = {tuple(location.path) for location in file.source_code_info.location}
+        for path, field_ in _fields(file):
+            if (*path, _JSON_NAME) not in written:
+                field_.ClearField("json_name")
+        services = [
+            location
+            for location in file.source_code_info.location
+            if location.path[:1] == [_SERVICE]
+        ]
+        file.source_code_info.ClearField("location")
+        file.source_code_info.location.extend(services)
+    return trimmed
+
+
+# protoc's Python and gRPC generators in a child process: grpcio-tools' protoc holds the GIL while it runs, so in
+# this process it would not overlap our generator.
+_CHILD = "import sys; from grpc_tools import protoc; sys.exit(protoc.main(sys.argv))"
+
+
+@contextlib.contextmanager
+def _python_out(
+    fds: descriptor_pb2.FileDescriptorSet, names: Sequence[str]
+) -> Iterator[Callable[[], dict[str, bytes]]]:
+    """Start protoc's ``_pb2`` and ``_pb2_grpc`` generation for ``names`` from the set (no second parse) in a child
+    process; the function it yields waits for the files. Leaving early kills and reaps the child.
+    """
+    with tempfile.TemporaryDirectory(prefix="grpc-errgen-") as tmp:
+        descriptor_set = Path(tmp) / "set.pb"
+        descriptor_set.write_bytes(_for_python_out(fds, names).SerializeToString())
+        # protoc writes each generator's files into one zip: two files to read back, not hundreds.
+        python_zip, grpc_zip = Path(tmp) / "python.zip", Path(tmp) / "grpc.zip"
+        args = [
+            f"--descriptor_set_in={descriptor_set}",
+            f"--python_out={python_zip}",
+            f"--grpc_python_out={grpc_zip}",
+            *names,
+        ]
+        with (
+            (Path(tmp) / "stderr").open("w+b") as stderr,
+            subprocess.Popen(
+                [sys.executable, "-c", _CHILD, *args],
+                cwd=tmp,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            ) as child,
+        ):
+
+            def files() -> dict[str, bytes]:
+                status = child.wait()
+                stderr.seek(0)
+                report = stderr.read().decode(errors="replace").strip()
+                if status != 0:
+                    raise CompileError(report or f"protoc failed with status {status}")
+                if report:
+                    print(report, file=sys.stderr)
+                found: dict[str, bytes] = {}
+                for archive in (python_zip, grpc_zip):
+                    with zipfile.ZipFile(archive) as opened:
+                        for info in opened.infolist():
+                            if not info.is_dir():
+                                found[info.filename] = opened.read(info)
+                return found
+
+            try:
+                yield files
+            finally:
+                if (
+                    child.poll() is None
+                ):  # we failed or were interrupted: its output is not wanted
+                    child.kill()
 
 
 def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Result:
     """Compile every .proto under ``paths`` (and the files they import from the same roots); return the files
-    (``_pb2``, ``_pb2_grpc``, ``.pyi``, ``_errgen``)."""
+    (``_pb2``, ``_pb2_grpc``, ``.pyi``, ``_errgen``).
+
+    protoc parses once, for the descriptor set; its Python generators then run from that set in a child process
+    while this one runs ours and mypy-protobuf's.
+    """
     inputs = _inputs(paths, includes)
-    fds, files = _protoc(inputs, inputs.named, python=True)
+    fds = _descriptors(inputs)
     names = _with_imports(inputs, fds)
-    if len(names) > len(inputs.named):  # imports come along: their _pb2 files too
-        fds, files = _protoc(inputs, names, python=True)
     request = _request(fds, names)
-    response = generate(request)
-    if response.error:
-        raise CompileError(response.error)
-    result = Result(files=files, roots=inputs.all_roots)
+    with _python_out(fds, names) as python_files:
+        response = generate(request)
+        if response.error:
+            raise CompileError(response.error)
+        stubs = typed_stubs(request)
+        result = Result(files=python_files(), roots=inputs.all_roots)
     for generated in response.file:
         result.files[generated.name] = generated.content.encode()
-    result.files.update(typed_stubs(request))
+    result.files.update(stubs)
     if validate_proto.PYTHON_PATH in result.files:  # written for the user: typed too
-        stubs = typed_stubs(_request(fds, [validate_proto.VALIDATE_PROTO]))
-        result.files[validate_proto.STUB_PATH] = stubs[validate_proto.STUB_PATH]
+        validate_stubs = typed_stubs(_request(fds, [validate_proto.VALIDATE_PROTO]))
+        result.files[validate_proto.STUB_PATH] = validate_stubs[
+            validate_proto.STUB_PATH
+        ]
     return result
 
 
