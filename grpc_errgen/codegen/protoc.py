@@ -29,9 +29,10 @@ from grpc_errgen.codegen.pipeline import generate
 from grpc_errgen.codegen.resources import include_dir
 from grpc_errgen.codegen.stubs import typed_stubs
 
-# Field numbers in descriptor.proto: FileDescriptorProto.service, FieldDescriptorProto.json_name.
-_SERVICE = descriptor_pb2.FileDescriptorProto.SERVICE_FIELD_NUMBER
-_JSON_NAME = descriptor_pb2.FieldDescriptorProto.JSON_NAME_FIELD_NUMBER
+# The messages of descriptor.proto whose field numbers make up source-info paths.
+_FILE = descriptor_pb2.FileDescriptorProto
+_MESSAGE = descriptor_pb2.DescriptorProto
+_FIELD = descriptor_pb2.FieldDescriptorProto
 
 
 class CompileError(Exception):
@@ -202,18 +203,19 @@ def _fields(
 ) -> Iterator[tuple[tuple[int, ...], descriptor_pb2.FieldDescriptorProto]]:
     """Every field and extension of ``file``, nested ones too, with its source-info path."""
     for index, extension in enumerate(file.extension):
-        yield (7, index), extension
+        yield (_FILE.EXTENSION_FIELD_NUMBER, index), extension
     todo: list[tuple[tuple[int, ...], descriptor_pb2.DescriptorProto]] = [
-        ((4, index), message) for index, message in enumerate(file.message_type)
+        ((_FILE.MESSAGE_TYPE_FIELD_NUMBER, index), message)
+        for index, message in enumerate(file.message_type)
     ]
     while todo:
         path, message = todo.pop()
         for index, field_ in enumerate(message.field):
-            yield (*path, 2, index), field_
+            yield (*path, _MESSAGE.FIELD_FIELD_NUMBER, index), field_
         for index, extension in enumerate(message.extension):
-            yield (*path, 6, index), extension
+            yield (*path, _MESSAGE.EXTENSION_FIELD_NUMBER, index), extension
         todo.extend(
-            ((*path, 3, index), nested)
+            ((*path, _MESSAGE.NESTED_TYPE_FIELD_NUMBER, index), nested)
             for index, nested in enumerate(message.nested_type)
         )
 
@@ -231,18 +233,17 @@ def _for_python_out(
     trimmed.CopyFrom(fds)
     generated = set(names)
     for file in trimmed.file:
-        if file.name not in generated:
-            file.ClearField("source_code_info")
-            continue
-        written = {tuple(location.path) for location in file.source_code_info.location}
+        services, written = [], set()
+        for location in (
+            file.source_code_info.location if file.name in generated else ()
+        ):
+            if location.path[:1] == [_FILE.SERVICE_FIELD_NUMBER]:
+                services.append(location)
+            elif location.path[-1:] == [_FIELD.JSON_NAME_FIELD_NUMBER]:
+                written.add(tuple(location.path[:-1]))
         for path, field_ in _fields(file):
-            if (*path, _JSON_NAME) not in written:
+            if path not in written:
                 field_.ClearField("json_name")
-        services = [
-            location
-            for location in file.source_code_info.location
-            if location.path[:1] == [_SERVICE]
-        ]
         file.source_code_info.ClearField("location")
         file.source_code_info.location.extend(services)
     return trimmed
