@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -254,6 +255,13 @@ def _for_python_out(
 _CHILD = "import sys; from grpc_tools import protoc; sys.exit(protoc.main(sys.argv))"
 
 
+def _sigmask(how: int, signals: Iterable[int]) -> set[int]:
+    """Change this thread's blocked signals (where the platform can); return the previous set."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return set()
+    return {int(s) for s in signal.pthread_sigmask(how, signals)}
+
+
 @contextlib.contextmanager
 def _python_out(
     fds: descriptor_pb2.FileDescriptorSet, names: Sequence[str]
@@ -272,16 +280,7 @@ def _python_out(
             f"--grpc_python_out={grpc_zip}",
             *names,
         ]
-        with (
-            (Path(tmp) / "stderr").open("w+b") as stderr,
-            subprocess.Popen(
-                [sys.executable, "-c", _CHILD, *args],
-                cwd=tmp,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            ) as child,
-        ):
+        with (Path(tmp) / "stderr").open("w+b") as stderr:
 
             def files() -> dict[str, bytes]:
                 status = child.wait()
@@ -299,13 +298,28 @@ def _python_out(
                                 found[info.filename] = opened.read(info)
                 return found
 
+            # Ctrl-C is held back from before the child starts until it is ours to stop: an interrupt inside
+            # Popen would leave it running, unreaped. The child inherits it held; stopping it is our job.
+            previous = _sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
+                child = subprocess.Popen(
+                    [sys.executable, "-c", _CHILD, *args],
+                    cwd=tmp,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                )
+            except BaseException:
+                _sigmask(signal.SIG_SETMASK, previous)
+                raise
+            try:
+                _sigmask(signal.SIG_SETMASK, previous)
                 yield files
             finally:
-                if (
-                    child.poll() is None
-                ):  # we failed or were interrupted: its output is not wanted
+                # We failed or were interrupted: its output is not wanted.
+                if child.poll() is None:
                     child.kill()
+                child.wait()
 
 
 def compile_protos(paths: Sequence[Path], includes: Sequence[Path] = ()) -> Result:
