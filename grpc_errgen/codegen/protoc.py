@@ -1,11 +1,12 @@
-"""Runs grpcio-tools' bundled protoc in-process and our generator on its output: the engine of ``grpc-errgen generate``.
+"""Runs grpcio-tools' bundled protoc and our generator on its output: the engine of ``grpc-errgen generate``.
 
-protoc writes ``_pb2.py`` and ``_pb2_grpc.py`` and a descriptor set (with imports and source info) in one run;
-the set is the request the plugin would get (``build_request``). ``generate`` turns it into the ``_errgen.py``
-files, as the plugin would, and ``stubs`` into typed ``_pb2.pyi`` / ``_pb2_grpc.pyi`` (mypy-protobuf). A file
-named alone brings along the files it imports from its own import roots (a second protoc run, only then).
-Nothing is written to the output tree until everything succeeded, only files whose bytes change are rewritten,
-all or nothing (``output``); ``--check`` writes nothing at all.
+protoc parses the .proto files once, in-process, into a descriptor set (with imports and source info): the
+request the plugin would get (``build_request``). From it, at the same time: protoc's Python and gRPC generators
+write ``_pb2.py`` and ``_pb2_grpc.py`` in a child process (grpcio-tools' protoc holds the GIL, so only another
+process overlaps it), while this one runs ``generate`` (the ``_errgen.py`` files, as the plugin would) and
+``stubs`` (typed ``_pb2.pyi`` / ``_pb2_grpc.pyi``, mypy-protobuf). A file named alone brings along the files it
+imports from its own import roots. Nothing is written to the output tree until everything succeeded, only files
+whose bytes change are rewritten, all or nothing (``output``); ``--check`` writes nothing at all.
 """
 
 from __future__ import annotations
