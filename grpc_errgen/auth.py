@@ -20,13 +20,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeGuard, TypeVar
 
 import grpc
 
 from grpc_errgen import errors
 from grpc_errgen.client import CallDetails
-from grpc_errgen.context import PRINCIPAL, REQUEST_ID, Principal
+from grpc_errgen.context import Principal, current_principal, current_request_id
 from grpc_errgen.observe import printable
 from grpc_errgen.policy import MethodPolicy
 
@@ -186,7 +186,7 @@ def mtls_principal(request: AuthRequest) -> Principal | None:
 def require_principal() -> Principal:
     """The principal of the call being handled; raises ``errors.Unauthenticated`` when there is none
     (for handlers of ``auth_required`` methods, where the chain guarantees one)."""
-    principal = PRINCIPAL.get()
+    principal = current_principal()
     if principal is None:
         raise errors.Unauthenticated(UNAUTHENTICATED_MESSAGE)
     return principal
@@ -203,15 +203,16 @@ def authorize(
 
     ``method`` names the rpc for ``authenticate`` when ``policy`` is None (a method the tables do not know).
     """
-    decision = _Decision(policy, method)
     token = bearer_token_from(metadata)
     if token is None or authenticate is None:
-        return decision.decide(None, "no bearer token")
+        return _Decision(policy, method).decide(None, "no bearer token")
     try:
-        outcome: object = authenticate(token, decision.method)
+        outcome: object = authenticate(token, _method_name(policy, method))
     except Exception as exc:
-        return decision.failed(exc)
-    return decision.decide(outcome)
+        return _Decision(policy, method).failed(exc)
+    if _granted(outcome, policy):
+        return outcome
+    return _Decision(policy, method).decide(outcome)
 
 
 async def authorize_async(
@@ -222,17 +223,18 @@ async def authorize_async(
     method: str = "",
 ) -> Principal | None:
     """``authorize`` for ``grpc.aio``: ``authenticate`` is awaited (a plain function is accepted too)."""
-    decision = _Decision(policy, method)
     token = bearer_token_from(metadata)
     if token is None or authenticate is None:
-        return decision.decide(None, "no bearer token")
+        return _Decision(policy, method).decide(None, "no bearer token")
     try:
-        outcome: object = authenticate(token, decision.method)
-        if inspect.isawaitable(outcome):
+        outcome: object = authenticate(token, _method_name(policy, method))
+        if not isinstance(outcome, Principal) and inspect.isawaitable(outcome):
             outcome = await outcome
     except Exception as exc:
-        return decision.failed(exc)
-    return decision.decide(outcome)
+        return _Decision(policy, method).failed(exc)
+    if _granted(outcome, policy):
+        return outcome
+    return _Decision(policy, method).decide(outcome)
 
 
 def authorize_request(
@@ -241,12 +243,13 @@ def authorize_request(
     authenticate_request: RequestAuthenticator,
 ) -> Principal | None:
     """``authorize`` with ``authenticate_request(request)`` deciding who calls."""
-    decision = _Decision(policy, request.method, "authenticate_request")
     try:
         outcome: object = authenticate_request(request)
     except Exception as exc:
-        return decision.failed(exc)
-    return decision.decide(outcome)
+        return _Decision(policy, request.method, "authenticate_request").failed(exc)
+    if _granted(outcome, policy):
+        return outcome
+    return _Decision(policy, request.method, "authenticate_request").decide(outcome)
 
 
 async def authorize_request_async(
@@ -255,14 +258,27 @@ async def authorize_request_async(
     authenticate_request: AsyncRequestAuthenticator | RequestAuthenticator,
 ) -> Principal | None:
     """``authorize_request`` for ``grpc.aio``: ``authenticate_request`` is awaited (or called)."""
-    decision = _Decision(policy, request.method, "authenticate_request")
     try:
         outcome: object = authenticate_request(request)
-        if inspect.isawaitable(outcome):
+        if not isinstance(outcome, Principal) and inspect.isawaitable(outcome):
             outcome = await outcome
     except Exception as exc:
-        return decision.failed(exc)
-    return decision.decide(outcome)
+        return _Decision(policy, request.method, "authenticate_request").failed(exc)
+    if _granted(outcome, policy):
+        return outcome
+    return _Decision(policy, request.method, "authenticate_request").decide(outcome)
+
+
+def _method_name(policy: MethodPolicy | None, method: str) -> str:
+    return policy.full_method if policy is not None else method
+
+
+def _granted(outcome: object, policy: MethodPolicy | None) -> TypeGuard[Principal]:
+    """Whether ``outcome`` is a principal the rpc takes as it is: the common case, decided without building a
+    ``_Decision`` (which refuses, logs, or gives None on an rpc without auth)."""
+    return isinstance(outcome, Principal) and (
+        policy is None or not policy.auth_required or policy.scopes <= outcome.scopes
+    )
 
 
 class _Decision:
@@ -272,7 +288,7 @@ class _Decision:
         self, policy: MethodPolicy | None, method: str, name: str = "authenticate"
     ) -> None:
         self.policy = policy
-        self.method = policy.full_method if policy is not None else method
+        self.method = _method_name(policy, method)
         self.required = policy is not None and policy.auth_required
         self.name = name
 
@@ -321,7 +337,7 @@ class _Decision:
                 outcome,
                 printable(self.method),
                 printable(why),
-                REQUEST_ID.get(),
+                current_request_id(),
             )
 
 

@@ -22,7 +22,6 @@ INVALID_ARGUMENT "request message could not be parsed", one log record and its m
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 import grpc
 
 from grpc_errgen import auth
+from grpc_errgen.context import CallScope, new_request_id
 from grpc_errgen.errors import (
     CatalogueError,
     Internal,
@@ -78,6 +78,9 @@ VALIDATION_FAILED_MESSAGE: Final = "validation failed"
 NO_POLICY_MESSAGE: Final = "no policy for this method"
 UNPARSABLE_MESSAGE: Final = "request message could not be parsed"
 
+#: Held while a call makes its request id, so that two threads of one call asking at once get the same one.
+_NEW_REQUEST_ID: Final = threading.Lock()
+
 #: What ``allow_unlisted`` holds unless told otherwise: services that need no generated module.
 DEFAULT_ALLOW_UNLISTED: Final = (
     "grpc.health.v1.Health",
@@ -91,8 +94,9 @@ Trailers = tuple[tuple[str, str | bytes], ...]
 MetadataPairs = Sequence[tuple[str, str | bytes]]
 
 
-def request_id_from(metadata: MetadataPairs | None) -> tuple[str, str | None]:
-    """The call's request id, and why the client's ``x-request-id`` was refused (None: taken, or none sent).
+def request_id_from(metadata: MetadataPairs | None) -> tuple[str | None, str | None]:
+    """The client's ``x-request-id`` (None: none taken, the call makes its own), and why the client's was
+    refused (None: taken, or none sent).
 
     The client's is taken only when it is 1 to 128 visible ASCII characters (0x21-0x7E): anything else
     could break the trailers that echo it or the log lines that show it, so it is replaced by a new uuid4.
@@ -101,8 +105,8 @@ def request_id_from(metadata: MetadataPairs | None) -> tuple[str, str | None]:
         if key == REQUEST_ID_KEY:
             if isinstance(value, str) and _GOOD_REQUEST_ID.fullmatch(value):
                 return value, None
-            return new_request_id(), _refusal(value)
-    return new_request_id(), None
+            return None, _refusal(value)
+    return None, None
 
 
 def _refusal(value: str | bytes) -> str:
@@ -114,22 +118,6 @@ def _refusal(value: str | bytes) -> str:
         why = "not visible ASCII (0x21-0x7E)"
     shown = value[:40] if isinstance(value, str) else repr(value[:40])
     return f"replaced the client's x-request-id ({why}): {shown!r}"
-
-
-def new_request_id() -> str:
-    """A random (version 4) UUID in its usual text form; ``str(uuid.uuid4())`` at a fraction of the cost.
-
-    122 random bits as in ``uuid4``: the version nibble is ``4``, and the variant nibble ``8``-``b`` is
-    picked by the low two bits of a random hex digit (each of the four equally likely).
-    """
-    text = os.urandom(16).hex()
-    return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-{_VARIANT_DIGIT[text[16]]}{text[17:20]}-{text[20:]}"
-
-
-#: A random hex digit -> the uuid4 variant digit with the same low two bits.
-_VARIANT_DIGIT: Final = {
-    digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"
-}
 
 
 def merge_trailers(*groups: Iterable[tuple[str, str | bytes]] | None) -> Trailers:
@@ -269,20 +257,23 @@ class Chain:
         policy: MethodPolicy | None,
         kind: RpcKind,
         metadata: MetadataPairs | None,
-        peer: Callable[[], str],
+        context: Any,
     ) -> ServerCall:
-        """Begin one call: its request id and, when logging or metrics are on, its observation
-        (``peer`` is only asked then)."""
-        request_id, refused = request_id_from(metadata)
-        observation = (
-            self.observer.start(full_method, kind, peer(), request_id)
-            if self.observer.enabled
-            else None
-        )
-        if refused is not None and observation is not None:
-            observation.add_note(refused)
+        """Begin one call served with the servicer ``context``: its request id (the client's, else made
+        when first needed) and, when logging or metrics are on, its observation (the peer is only asked
+        when logging: grpcio builds a new string for it on every call)."""
+        client_request_id, refused = request_id_from(metadata)
         unlisted = policy is None and not self.allows_unlisted(full_method)
-        return ServerCall(self, full_method, policy, request_id, observation, unlisted)
+        call = ServerCall(
+            self, full_method, policy, client_request_id, context, unlisted
+        )
+        observer = self.observer
+        if observer.enabled:
+            peer = context.peer() if observer.log else ""
+            call.observation = observer.start(full_method, kind, peer, call)
+            if refused is not None:
+                call.observation.add_note(refused)
+        return call
 
 
 def module_hint(service: str) -> str:
@@ -397,8 +388,8 @@ def tolerant(
     return deserialize
 
 
-class ServerCall:
-    """One call in progress, from the chain's point of view."""
+class ServerCall(CallScope):
+    """One call in progress, from the chain's point of view; also the ``CallScope`` its handler sees."""
 
     __slots__ = (
         "chain",
@@ -407,7 +398,6 @@ class ServerCall:
         "observation",
         "policy",
         "rejection",
-        "request_id",
         "unlisted",
     )
 
@@ -416,20 +406,31 @@ class ServerCall:
         chain: Chain,
         full_method: str,
         policy: MethodPolicy | None,
-        request_id: str,
-        observation: CallObservation | None,
+        request_id: str | None,
+        servicer_context: Any,
         unlisted: bool = False,
     ) -> None:
+        super().__init__(None, request_id, servicer_context)
         self.chain = chain
         self.full_method = full_method
         self.policy = policy
-        self.request_id = request_id
-        self.observation = observation
+        self.observation: CallObservation | None = None
         #: No module covers the method and ``allow_unlisted`` does not name it: the call is refused.
         self.unlisted = unlisted
         #: The chain's own refusal (auth, validation): it ends the call even if the handler swallowed it.
         self.rejection: RpcException | None = None
         self.finished = False
+
+    @property
+    def request_id(self) -> str:
+        """The client's ``x-request-id`` when it was taken, else a new uuid4 made the first time it is asked."""
+        found = self._request_id
+        if found is None:
+            with _NEW_REQUEST_ID:
+                found = self._request_id
+                if found is None:
+                    found = self._request_id = new_request_id()
+        return found
 
     @property
     def authorizes(self) -> bool:

@@ -2,7 +2,7 @@
 
 The chain builds one ``Observer`` and, per call, does::
 
-    call = observer.start(full_method, kind, peer, request_id)
+    call = observer.start(full_method, kind, peer, scope)  # scope: the call (its request_id)
     call.received()            # per request message
     call.sent()                # per response message
     call.finish(code, error)   # exactly once
@@ -25,7 +25,7 @@ character, so one call is always one record whose text cannot start a line of it
 
 **Metrics** (extra ``prometheus``): the go-grpc-prometheus server metrics on the given registry, with its
 names, labels, ``grpc_code`` spellings (``OK``, ``NotFound``, ...) and default histogram buckets, so existing
-Grafana dashboards work unchanged. Collectors are created once per registry, so several chains may share one.
+Grafana dashboards work unchanged (``metrics.py``: one collector per registry, so several chains may share one).
 """
 
 from __future__ import annotations
@@ -34,11 +34,16 @@ import logging
 import threading
 import time
 import traceback
-import weakref
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import grpc
 
+from grpc_errgen.context import CallScope
+from grpc_errgen.metrics import (
+    GRPC_TYPES,
+    GrpcMetrics,
+    MethodMetrics,
+)
 from grpc_errgen.policy import RpcKind
 
 if TYPE_CHECKING:
@@ -88,103 +93,12 @@ LOG_FIELDS: Final = (
     "note",
 )
 
-#: ``grpc_type`` label values, as go-grpc-prometheus spells them.
-GRPC_TYPES: Final[dict[str, str]] = {
-    "unary_unary": "unary",
-    "unary_stream": "server_stream",
-    "stream_unary": "client_stream",
-    "stream_stream": "bidi_stream",
-}
-
-#: ``grpc_code`` label values: Go's ``codes.Code.String()`` (``NOT_FOUND`` -> ``NotFound``, ``CANCELLED`` -> ``Canceled``).
-GO_CODE_NAMES: Final[dict[grpc.StatusCode, str]] = {
-    code: (
-        "Canceled"
-        if code is grpc.StatusCode.CANCELLED
-        else "".join(part.title() for part in code.name.split("_"))
-    )
-    for code in grpc.StatusCode
-}
-GO_CODE_NAMES[grpc.StatusCode.OK] = "OK"
-
-#: go-grpc-prometheus' default ``grpc_server_handling_seconds`` buckets (Prometheus ``DefBuckets``).
-HANDLING_SECONDS_BUCKETS: Final = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-)
-
-
-class ServerMetrics:
-    """The five go-grpc-prometheus server collectors on one registry (use ``ServerMetrics.on(registry)``)."""
-
-    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ServerMetrics] = (
-        weakref.WeakKeyDictionary()
-    )
-    _lock = threading.Lock()
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        prometheus_client = _import_prometheus_client()
-        labels = ("grpc_type", "grpc_service", "grpc_method")
-        self.started = prometheus_client.Counter(
-            "grpc_server_started_total",
-            "Total number of RPCs started on the server.",
-            labels,
-            registry=registry,
-        )
-        self.handled = prometheus_client.Counter(
-            "grpc_server_handled_total",
-            "Total number of RPCs completed on the server, regardless of success or failure.",
-            (*labels, "grpc_code"),
-            registry=registry,
-        )
-        self.handling_seconds = prometheus_client.Histogram(
-            "grpc_server_handling_seconds",
-            "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
-            labels,
-            registry=registry,
-            buckets=HANDLING_SECONDS_BUCKETS,
-        )
-        self.msg_received = prometheus_client.Counter(
-            "grpc_server_msg_received_total",
-            "Total number of RPC stream messages received on the server.",
-            labels,
-            registry=registry,
-        )
-        self.msg_sent = prometheus_client.Counter(
-            "grpc_server_msg_sent_total",
-            "Total number of gRPC stream messages sent by the server.",
-            labels,
-            registry=registry,
-        )
-
-    @classmethod
-    def on(cls, registry: CollectorRegistry) -> ServerMetrics:
-        """The collectors on ``registry``, registered the first time it is seen and reused after."""
-        with cls._lock:
-            found = cls._by_registry.get(registry)
-            if found is None:
-                found = cls._by_registry[registry] = cls(registry)
-            return found
-
 
 class MethodObservations:
-    """What one method (and kind) needs per call, looked up once: names, labels and labelled metric children."""
+    """What one method (and kind) needs per call, looked up once: names, log fields, its metric counts."""
 
     __slots__ = (
         "full_method",
-        "grpc_handling_seconds",
-        "grpc_msg_received",
-        "grpc_msg_sent",
-        "grpc_started",
         "grpc_type",
         "log_fields",
         "method",
@@ -194,13 +108,16 @@ class MethodObservations:
     )
 
     def __init__(
-        self, full_method: str, kind: RpcKind, metrics: ServerMetrics | None
+        self, full_method: str, kind: RpcKind, metrics: GrpcMetrics | None
     ) -> None:
         full_method = printable(full_method)
         self.full_method = full_method
         self.service, _, self.method = full_method.lstrip("/").rpartition("/")
         self.grpc_type = GRPC_TYPES[kind]
-        self.metrics = metrics
+        #: The method's counts, or None when metrics are off.
+        self.metrics: MethodMetrics | None = (
+            metrics.method(full_method, kind) if metrics is not None else None
+        )
         #: The ``extra`` fields that are the same for every call of the method.
         self.log_fields: Final = {
             "grpc_service": self.service,
@@ -209,39 +126,23 @@ class MethodObservations:
             "grpc_type": self.grpc_type,
         }
         self.outcomes: dict[grpc.StatusCode, Outcome] = {}
-        if metrics is not None:
-            labels = (self.grpc_type, self.service, self.method)
-            self.grpc_started: Any = metrics.started.labels(*labels)
-            self.grpc_handling_seconds: Any = metrics.handling_seconds.labels(*labels)
-            self.grpc_msg_received: Any = metrics.msg_received.labels(*labels)
-            self.grpc_msg_sent: Any = metrics.msg_sent.labels(*labels)
 
     def outcome(self, code: grpc.StatusCode) -> Outcome:
         """What ending with ``code`` needs (cached; two threads building it at once build the same thing)."""
         found = self.outcomes.get(code)
         if found is None:
-            handled = None
-            if self.metrics is not None:
-                handled = self.metrics.handled.labels(
-                    self.grpc_type, self.service, self.method, GO_CODE_NAMES[code]
-                )
-            found = self.outcomes[code] = Outcome(code, handled)
+            found = self.outcomes[code] = Outcome(code)
         return found
-
-    def handled(self, code: grpc.StatusCode) -> Any:
-        """The ``grpc_server_handled_total`` child for ``code`` (cached)."""
-        return self.outcome(code).handled
 
 
 class Outcome:
-    """One status code as a method's calls end with it: its log level, its name, its handled-count child."""
+    """One status code as a method's calls end with it: its log level and its name."""
 
-    __slots__ = ("code_name", "handled", "level")
+    __slots__ = ("code_name", "level")
 
-    def __init__(self, code: grpc.StatusCode, handled: Any) -> None:
+    def __init__(self, code: grpc.StatusCode) -> None:
         self.code_name: Final = code.name
         self.level: Final = logging.WARNING if code in SERVER_CODES else logging.INFO
-        self.handled: Final = handled
 
 
 class Observer:
@@ -249,21 +150,23 @@ class Observer:
 
     def __init__(self, log: bool, metrics: CollectorRegistry | None) -> None:
         self.log = log
-        self.metrics = ServerMetrics.on(metrics) if metrics is not None else None
+        self.metrics = (
+            GrpcMetrics.on(metrics, "server") if metrics is not None else None
+        )
         self.enabled = log or metrics is not None
         self._methods: dict[tuple[str, str], MethodObservations] = {}
         self._lock = threading.Lock()
 
     def start(
-        self, full_method: str, kind: RpcKind, peer: str, request_id: str
+        self, full_method: str, kind: RpcKind, peer: str, scope: CallScope
     ) -> CallObservation:
-        """Begin observing one call (counts it as started)."""
+        """Begin observing one call (counts it as started); ``peer`` is for the record (empty when not logging)."""
         observations = self._methods.get((full_method, kind))
         if observations is None:
             observations = self._method_observations(full_method, kind)
-        if self.metrics is not None:
-            observations.grpc_started.inc()
-        return CallObservation(observations, self.log, peer, request_id)
+        if observations.metrics is not None:
+            observations.metrics.start()
+        return CallObservation(observations, self.log, peer, scope)
 
     def _method_observations(
         self, full_method: str, kind: RpcKind
@@ -280,15 +183,20 @@ class Observer:
 class CallObservation:
     """One call in progress: message counts, then one ``finish`` that logs and records the outcome."""
 
-    __slots__ = ("log", "note", "observations", "peer", "request_id", "started")
+    __slots__ = ("log", "note", "observations", "peer", "scope", "started")
 
     def __init__(
-        self, observations: MethodObservations, log: bool, peer: str, request_id: str
+        self,
+        observations: MethodObservations,
+        log: bool,
+        peer: str,
+        scope: CallScope,
     ) -> None:
         self.observations = observations
         self.log = log
         self.peer = printable(peer)
-        self.request_id = request_id
+        #: The call, for its request id (made, if the client sent none, only when a record needs it).
+        self.scope = scope
         #: Appended to the record's text in parentheses (already ``printable``); empty for none.
         self.note = ""
         self.started = time.perf_counter()
@@ -301,23 +209,22 @@ class CallObservation:
     def received(self) -> None:
         """One request message arrived."""
         if self.observations.metrics is not None:
-            self.observations.grpc_msg_received.inc()
+            self.observations.metrics.receive()
 
     def sent(self) -> None:
         """One response message was sent."""
         if self.observations.metrics is not None:
-            self.observations.grpc_msg_sent.inc()
+            self.observations.metrics.send()
 
     def finish(self, code: grpc.StatusCode, error: BaseException | None) -> None:
         """The call ended with ``code``; ``error`` is what the handler raised, if anything."""
         seconds = time.perf_counter() - self.started
         observations = self.observations
-        outcome = observations.outcomes.get(code) or observations.outcome(code)
         if observations.metrics is not None:
-            outcome.handled.inc()
-            observations.grpc_handling_seconds.observe(seconds)
+            observations.metrics.finish(code, seconds)
         if not self.log:
             return
+        outcome = observations.outcomes.get(code) or observations.outcome(code)
         if code is grpc.StatusCode.INTERNAL and error is not None:
             level, exc_info = logging.ERROR, error
         else:
@@ -338,12 +245,13 @@ class CallObservation:
         # only find this function as the caller (a noticeable part of the per-call cost). The ``extra``
         # fields go straight into the record's __dict__ (what makeRecord does with ``extra``, one key at a
         # time after checking it against the record's attributes, which these names never are).
+        request_id = self.scope.request_id
         args: tuple[object, ...] = (
             observations.full_method,
             code_name,
             duration_ms,
             self.peer,
-            self.request_id,
+            request_id,
         )
         if self.note:
             args = (*args, self.note)
@@ -365,7 +273,7 @@ class CallObservation:
         fields["grpc_code"] = code_name
         fields["duration_ms"] = duration_ms
         fields["peer"] = self.peer
-        fields["request_id"] = self.request_id
+        fields["request_id"] = request_id
         fields["note"] = self.note
         LOGGER.handle(record)
 
@@ -423,13 +331,3 @@ def safe_traceback(exc: BaseException) -> str:
         )
         pending.extend(getattr(current, "exceptions", None) or ())
     return "".join(formatted.format()).rstrip("\n")
-
-
-def _import_prometheus_client() -> Any:
-    try:
-        import prometheus_client
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "metrics= needs prometheus_client: install the extra with `pip install grpc-errgen[prometheus]`"
-        ) from exc
-    return prometheus_client

@@ -6,8 +6,9 @@ the handler. What the stages decide lives in ``chain.py``; this file only drives
 
 - ``intercept_service`` runs on grpcio's single serving thread, so it does nothing per call but a dict
   lookup; auth (which may do I/O) and everything else run inside the wrapped handler, in the thread pool;
-- each call runs in its own ``contextvars.Context`` (``REQUEST_ID``, ``PRINCIPAL``), also across the yields
-  of a generator handler, so a handler never sees another call's values and nothing needs resetting;
+- each call runs in its own ``contextvars.Context`` (``CURRENT_CALL``: principal, request id, servicer
+  context), also across the yields of a generator handler, so a handler never sees another call's values and
+  nothing needs resetting;
 - a failed call ends with ``context.set_trailing_metadata`` then ``context.abort``; the handler's own
   ``context.abort`` (grpcio raises a bare ``Exception`` for it) passes through untouched;
 - ``x-request-id`` (the client's when it is 1-128 visible ASCII characters, else a new uuid4) is echoed
@@ -41,8 +42,7 @@ from grpc_errgen.chain import (
     kind_of,
     tolerant,
 )
-from grpc_errgen.context import PRINCIPAL, REQUEST_ID
-from grpc_errgen.deadline import SERVING
+from grpc_errgen.context import CURRENT_CALL
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
 
@@ -192,12 +192,11 @@ class _Runner:
             call_context.run(responses.close)
 
     def _start(self, metadata: Metadata, context: grpc.ServicerContext) -> ServerCall:
-        """The call's request id (set for the handler) and observation."""
+        """The call, set as ``CURRENT_CALL`` for the handler (in the call's own contextvars context)."""
         call = self.chain.start(
-            self.full_method, self.policy, self.kind, metadata, context.peer
+            self.full_method, self.policy, self.kind, metadata, context
         )
-        REQUEST_ID.set(call.request_id)
-        SERVING.set(context)
+        CURRENT_CALL.set(call)
         return call
 
     def _admit(
@@ -232,9 +231,7 @@ class _Runner:
                     )
             except RpcException as exc:
                 raise call.reject(exc) from None
-            PRINCIPAL.set(principal)
-        else:
-            PRINCIPAL.set(None)
+            call.principal = principal
         if self.streams_requests:
             return _Requests(request, call)
         call.received(request)
@@ -286,9 +283,12 @@ class _Runner:
         code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
         if code is grpc.StatusCode.OK and not context.is_active():
             code = _gone(context)
-        context.set_trailing_metadata(
-            call.trailers(context.trailing_metadata(), ok=code is grpc.StatusCode.OK)
-        )
+        if code is not grpc.StatusCode.OK or call.chain.echo_request_id:
+            context.set_trailing_metadata(
+                call.trailers(
+                    context.trailing_metadata(), ok=code is grpc.StatusCode.OK
+                )
+            )
         # grpcio ends the reads of a client stream the client cancelled as if it had closed it, and may learn
         # of the cancellation only after the handler returned: decide when the call has ended.
         if (

@@ -33,7 +33,7 @@ import grpc.aio
 
 from grpc_errgen import aio
 from grpc_errgen.client import client_interceptors
-from grpc_errgen.context import PRINCIPAL, Principal
+from grpc_errgen.context import CURRENT_CALL, CallScope, Principal
 from grpc_errgen.policy import GeneratedFile
 from grpc_errgen.server import server_interceptors
 
@@ -95,11 +95,18 @@ async def aio_serve(
 @contextlib.contextmanager
 def as_principal(principal: Principal | None) -> Iterator[Principal | None]:
     """Within the block, ``current_principal()`` (and ``require_principal()``) return ``principal``."""
-    token = PRINCIPAL.set(principal)
+    outer = CURRENT_CALL.get()
+    token = CURRENT_CALL.set(
+        CallScope(
+            principal,
+            outer.request_id if outer is not None else None,
+            outer.servicer_context if outer is not None else None,
+        )
+    )
     try:
         yield principal
     finally:
-        PRINCIPAL.reset(token)
+        CURRENT_CALL.reset(token)
 
 
 __all__ = ["aio_serve", "as_principal", "serve"]

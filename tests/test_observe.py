@@ -13,7 +13,9 @@ import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
-from grpc_errgen.observe import HANDLING_SECONDS_BUCKETS, LOG_FIELDS, Observer
+from grpc_errgen.context import CallScope
+from grpc_errgen.metrics import HANDLING_SECONDS_BUCKETS
+from grpc_errgen.observe import LOG_FIELDS, Observer
 
 METHOD = "/observe.unit.v1.Things/GetThing"
 LABELS = {
@@ -31,7 +33,9 @@ def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
 def one_call(
     observer: Observer, code: grpc.StatusCode, error: BaseException | None = None
 ) -> None:
-    call = observer.start(METHOD, "unary_unary", "ipv4:127.0.0.1:5555", "req-1")
+    call = observer.start(
+        METHOD, "unary_unary", "ipv4:127.0.0.1:5555", CallScope(request_id="req-1")
+    )
     call.received()
     call.sent()
     call.finish(code, error)
@@ -75,7 +79,7 @@ def test_grpc_type_per_kind() -> None:
         "stream_stream": "bidi_stream",
     }
     for kind in expected:
-        observer.start(METHOD, kind, "p", "r").finish(grpc.StatusCode.OK, None)  # type: ignore[arg-type]
+        observer.start(METHOD, kind, "p", CallScope(request_id="r")).finish(grpc.StatusCode.OK, None)  # type: ignore[arg-type]
     for grpc_type in expected.values():
         labels = {**LABELS, "grpc_type": grpc_type}
         assert sample(registry, "grpc_server_started_total", **labels) == 1
@@ -87,7 +91,7 @@ def test_grpc_type_per_kind() -> None:
 def test_histogram_uses_go_default_buckets_and_measures_the_call() -> None:
     registry = CollectorRegistry()
     observer = Observer(log=False, metrics=registry)
-    call = observer.start(METHOD, "unary_unary", "p", "r")
+    call = observer.start(METHOD, "unary_unary", "p", CallScope(request_id="r"))
     time.sleep(0.03)
     call.finish(grpc.StatusCode.OK, None)
 
@@ -174,7 +178,13 @@ def test_one_record_per_call_with_extras(caplog: pytest.LogCaptureFixture) -> No
         "note": "",
     }
     message = record.getMessage()
-    for text in (METHOD, "NOT_FOUND", "ms", "ipv4:127.0.0.1:5555", "req-1"):
+    for text in (
+        METHOD,
+        "NOT_FOUND",
+        "ms",
+        "ipv4:127.0.0.1:5555",
+        "req-1",
+    ):
         assert text in message
 
 

@@ -9,7 +9,8 @@ grpc.aio differs:
 - handlers are coroutine functions (unary responses, or streaming through ``context.write``) or async
   generator functions (streaming responses); requests streamed to the handler are validated one by one,
   whether it reads them from the request iterator or with ``context.read()``;
-- ``REQUEST_ID`` and ``PRINCIPAL`` are set in the call's own task and reset when the call ends;
+- ``CURRENT_CALL`` (principal, request id, servicer context) is set in the call's own task and reset when
+  the call ends;
 - a failed call ends with ``context.abort(code, message, trailers)``; the handler's own ``context.abort``
   (``grpc.aio.AbortError``) passes through untouched, with the trailers it gave;
 - ``x-request-id`` is echoed in the trailing metadata of every non-OK status (on OK only with
@@ -44,8 +45,7 @@ from grpc_errgen.chain import (
     kind_of,
     tolerant,
 )
-from grpc_errgen.context import PRINCIPAL, REQUEST_ID, Principal
-from grpc_errgen.deadline import SERVING
+from grpc_errgen.context import CURRENT_CALL, CallScope
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
 
@@ -160,10 +160,12 @@ class _Runner:
 
     def _start(
         self, metadata: Metadata, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> ServerCall:
-        return self.chain.start(
-            self.full_method, self.policy, self.kind, metadata, context.peer
+    ) -> tuple[ServerCall, Token[CallScope | None]]:
+        """The call, set as ``CURRENT_CALL`` for the handler; the token resets it."""
+        call = self.chain.start(
+            self.full_method, self.policy, self.kind, metadata, context
         )
+        return call, CURRENT_CALL.set(call)
 
     async def _admit(
         self,
@@ -171,12 +173,11 @@ class _Runner:
         metadata: Metadata,
         request: Any,
         context: grpc.aio.ServicerContext[Any, Any],
-    ) -> tuple[Any, Any, Principal | None]:
-        """Refusal of an unlisted method, auth, then validation of a unary request; returns the request
-        (or the wrapped request stream), the context the handler gets, and the principal.
+    ) -> tuple[Any, Any]:
+        """Refusal of an unlisted method, auth (``call.principal``), then validation of a unary request;
+        returns the request (or the wrapped request stream) and the context the handler gets.
         """
         call.refuse_unlisted()
-        principal = None
         if call.authorizes:
             chain = self.chain
             try:
@@ -199,25 +200,22 @@ class _Runner:
                     )
             except RpcException as exc:
                 raise call.reject(exc) from None
-        if self.kind in ("stream_unary", "stream_stream"):
-            return _Requests(request, call), _CallContext(context, call), principal
+            call.principal = principal
+        if self.client_streaming:
+            return _Requests(request, call), _CallContext(context, call)
         call.received(request)
-        return request, _CallContext(context, call), principal
+        return request, _CallContext(context, call)
 
     async def unary_response(
         self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
         """unary responses, and streaming ones written with ``context.write``."""
         metadata = _metadata(context.invocation_metadata())
-        call = self._start(metadata, context)
-        request_id = REQUEST_ID.set(call.request_id)
-        serving = SERVING.set(context)
-        principal: Token[Principal | None] | None = None
+        call, current = self._start(metadata, context)
         try:
-            request, handler_context, found = await self._admit(
+            request, handler_context = await self._admit(
                 call, metadata, request, context
             )
-            principal = PRINCIPAL.set(found)
             response = await self.behavior(request, handler_context)
             if call.rejection is not None:
                 raise call.rejection
@@ -230,9 +228,7 @@ class _Runner:
         except BaseException as exc:
             await self._fail(call, context, exc)
         finally:
-            _reset(request_id, principal)
-            with contextlib.suppress(ValueError):
-                SERVING.reset(serving)
+            _reset(current)
         self._succeed(call, context)
         return response
 
@@ -241,16 +237,12 @@ class _Runner:
     ) -> AsyncIterator[Any]:
         """Streaming responses from an async generator handler."""
         metadata = _metadata(context.invocation_metadata())
-        call = self._start(metadata, context)
-        request_id = REQUEST_ID.set(call.request_id)
-        serving = SERVING.set(context)
-        principal: Token[Principal | None] | None = None
+        call, current = self._start(metadata, context)
         responses: Any = None
         try:
-            request, handler_context, found = await self._admit(
+            request, handler_context = await self._admit(
                 call, metadata, request, context
             )
-            principal = PRINCIPAL.set(found)
             responses = self.behavior(request, handler_context)
             async for response in responses:
                 call.sent()
@@ -268,9 +260,7 @@ class _Runner:
             if responses is not None:
                 with contextlib.suppress(Exception):
                     await responses.aclose()
-            _reset(request_id, principal)
-            with contextlib.suppress(ValueError):
-                SERVING.reset(serving)
+            _reset(current)
         self._succeed(call, context)
 
     def _succeed(
@@ -281,12 +271,13 @@ class _Runner:
             # The client cancelled (or its deadline passed) and the handler returned anyway: grpc.aio ends
             # a cancelled client stream's reads as if it had closed, then cancels the call's task.
             code = _gone(context)
-        context.set_trailing_metadata(
-            call.trailers(
-                _metadata(context.trailing_metadata()),
-                ok=code is grpc.StatusCode.OK,
+        if code is not grpc.StatusCode.OK or call.chain.echo_request_id:
+            context.set_trailing_metadata(
+                call.trailers(
+                    _metadata(context.trailing_metadata()),
+                    ok=code is grpc.StatusCode.OK,
+                )
             )
-        )
         call.finish(code)
 
     async def _no_response(
@@ -366,14 +357,12 @@ def _gone(context: grpc.aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
     return grpc.StatusCode.CANCELLED
 
 
-def _reset(
-    request_id: Token[str | None], principal: Token[Principal | None] | None
-) -> None:
-    # An async generator closed by the event loop's finaliser runs in another context: nothing to reset.
-    with contextlib.suppress(ValueError):
-        if principal is not None:
-            PRINCIPAL.reset(principal)
-        REQUEST_ID.reset(request_id)
+def _reset(current: Token[CallScope | None]) -> None:
+    try:  # noqa: SIM105 - once per call: contextlib.suppress costs a context manager object
+        CURRENT_CALL.reset(current)
+    except ValueError:
+        # An async generator closed by the event loop's finaliser runs in another context: nothing to reset.
+        pass
 
 
 class _Requests(AsyncIterator[Any]):
