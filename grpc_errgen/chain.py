@@ -410,7 +410,10 @@ class ServerCall(CallScope):
         servicer_context: Any,
         unlisted: bool = False,
     ) -> None:
-        super().__init__(None, request_id, servicer_context)
+        # CallScope's fields, set here rather than through super().__init__ (once per call)
+        self.principal = None
+        self._request_id = request_id
+        self.servicer_context = servicer_context
         self.chain = chain
         self.full_method = full_method
         self.policy = policy
@@ -431,14 +434,6 @@ class ServerCall(CallScope):
                 if found is None:
                     found = self._request_id = new_request_id()
         return found
-
-    @property
-    def authorizes(self) -> bool:
-        """Whether the auth stage runs for this call (known methods only, with an authenticator)."""
-        chain = self.chain
-        return self.policy is not None and (
-            chain.authenticate is not None or chain.authenticate_request is not None
-        )
 
     def reject(self, exc: RpcException) -> RpcException:
         """Remember a refusal by the chain itself, for the caller to raise."""

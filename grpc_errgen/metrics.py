@@ -231,10 +231,15 @@ class MethodMetrics:
         with self._lock:
             self.sent += 1
 
-    def finish(self, code: grpc.StatusCode, seconds: float) -> None:
-        """One call ended with ``code`` after ``seconds``."""
+    def finish(
+        self, code: grpc.StatusCode, seconds: float, received: int = 0, sent: int = 0
+    ) -> None:
+        """One call ended with ``code`` after ``seconds``, with ``received`` and ``sent`` messages not yet
+        counted (those of its unary sides)."""
         bucket = bisect.bisect_left(HANDLING_SECONDS_BUCKETS, seconds)
         with self._lock:
+            self.received += received
+            self.sent += sent
             self.handled[code] = self.handled.get(code, 0) + 1
             self.bucket_counts[bucket] += 1
             self.seconds_sum += seconds

@@ -100,6 +100,8 @@ class MethodObservations:
     __slots__ = (
         "full_method",
         "grpc_type",
+        "live_received",
+        "live_sent",
         "log_fields",
         "method",
         "metrics",
@@ -114,6 +116,10 @@ class MethodObservations:
         self.full_method = full_method
         self.service, _, self.method = full_method.lstrip("/").rpartition("/")
         self.grpc_type = GRPC_TYPES[kind]
+        #: Whether each message of a stream counts as it passes (a long stream's rate shows while it lasts);
+        #: the one message of a unary side is counted with the call's outcome, under the same lock.
+        self.live_received = kind in ("stream_unary", "stream_stream")
+        self.live_sent = kind in ("unary_stream", "stream_stream")
         #: The method's counts, or None when metrics are off.
         self.metrics: MethodMetrics | None = (
             metrics.method(full_method, kind) if metrics is not None else None
@@ -183,7 +189,16 @@ class Observer:
 class CallObservation:
     """One call in progress: message counts, then one ``finish`` that logs and records the outcome."""
 
-    __slots__ = ("log", "note", "observations", "peer", "scope", "started")
+    __slots__ = (
+        "log",
+        "note",
+        "observations",
+        "peer",
+        "received_count",
+        "scope",
+        "sent_count",
+        "started",
+    )
 
     def __init__(
         self,
@@ -199,6 +214,9 @@ class CallObservation:
         self.scope = scope
         #: Appended to the record's text in parentheses (already ``printable``); empty for none.
         self.note = ""
+        #: Messages not yet counted in the metrics (the unary sides: counted when the call finishes).
+        self.received_count = 0
+        self.sent_count = 0
         self.started = time.perf_counter()
 
     def add_note(self, text: str) -> None:
@@ -208,20 +226,28 @@ class CallObservation:
 
     def received(self) -> None:
         """One request message arrived."""
-        if self.observations.metrics is not None:
-            self.observations.metrics.receive()
+        observations = self.observations
+        if observations.live_received and observations.metrics is not None:
+            observations.metrics.receive()
+        else:
+            self.received_count += 1
 
     def sent(self) -> None:
         """One response message was sent."""
-        if self.observations.metrics is not None:
-            self.observations.metrics.send()
+        observations = self.observations
+        if observations.live_sent and observations.metrics is not None:
+            observations.metrics.send()
+        else:
+            self.sent_count += 1
 
     def finish(self, code: grpc.StatusCode, error: BaseException | None) -> None:
         """The call ended with ``code``; ``error`` is what the handler raised, if anything."""
         seconds = time.perf_counter() - self.started
         observations = self.observations
         if observations.metrics is not None:
-            observations.metrics.finish(code, seconds)
+            observations.metrics.finish(
+                code, seconds, self.received_count, self.sent_count
+            )
         if not self.log:
             return
         outcome = observations.outcomes.get(code) or observations.outcome(code)

@@ -148,6 +148,7 @@ class _Runner:
     """The wrapped behaviour of one method: ``unary_response`` or ``stream_response`` per call."""
 
     __slots__ = (
+        "authorizes",
         "behavior",
         "chain",
         "full_method",
@@ -166,6 +167,10 @@ class _Runner:
         self.chain = chain
         self.full_method = full_method
         self.policy = policy
+        #: Whether the auth stage runs (a known method, with an authenticator).
+        self.authorizes = policy is not None and (
+            chain.authenticate is not None or chain.authenticate_request is not None
+        )
         self.kind = kind_of(handler)
         self.streams_requests: bool = handler.request_streaming
         behavior: Behavior = getattr(handler, self.kind)
@@ -208,8 +213,9 @@ class _Runner:
     ) -> Any:
         """Refusal of an unlisted method, auth, then validation of a unary request; returns the request (or
         the wrapped request stream)."""
-        call.refuse_unlisted()
-        if call.authorizes:
+        if call.unlisted:
+            call.refuse_unlisted()
+        if self.authorizes:
             chain = self.chain
             try:
                 if chain.authenticate_request is not None:

@@ -135,6 +135,7 @@ class _Runner:
     """The wrapped behaviour of one method: ``unary_response`` (a coroutine) or ``stream_response``."""
 
     __slots__ = (
+        "authorizes",
         "behavior",
         "chain",
         "client_streaming",
@@ -153,6 +154,10 @@ class _Runner:
         self.chain = chain
         self.full_method = full_method
         self.policy = policy
+        #: Whether the auth stage runs (a known method, with an authenticator).
+        self.authorizes = policy is not None and (
+            chain.authenticate is not None or chain.authenticate_request is not None
+        )
         self.kind = kind_of(handler)
         self.client_streaming: bool = handler.request_streaming
         behavior: Behavior = getattr(handler, self.kind)
@@ -177,8 +182,9 @@ class _Runner:
         """Refusal of an unlisted method, auth (``call.principal``), then validation of a unary request;
         returns the request (or the wrapped request stream) and the context the handler gets.
         """
-        call.refuse_unlisted()
-        if call.authorizes:
+        if call.unlisted:
+            call.refuse_unlisted()
+        if self.authorizes:
             chain = self.chain
             try:
                 if chain.authenticate_request is not None:
