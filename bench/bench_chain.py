@@ -427,7 +427,7 @@ def serve_variants(generated: Generated, profile: bool) -> None:
         serve(
             generated,
             variant_interceptors(name, generated, registries[name]),
-            profile_thread if profile and name == FULL_LOG else None,
+            profile_thread if profile and name == FULL else None,
         )
         for name in VARIANTS
     ]
@@ -451,7 +451,7 @@ def serve_variants(generated: Generated, profile: bool) -> None:
         stats = pstats.Stats(profilers[0], stream=sys.stderr)
         for profiler in profilers[1:]:
             stats.add(profiler)
-        print(f"\ncProfile of the {FULL_LOG!r} server's threads", file=sys.stderr)
+        print(f"\ncProfile of the {FULL!r} server's threads", file=sys.stderr)
         stats.sort_stats("tottime").print_stats(25)
 
 

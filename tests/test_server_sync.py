@@ -19,7 +19,7 @@ from grpc_status import rpc_status
 from prometheus_client import CollectorRegistry
 
 from grpc_errgen import current_principal, current_request_id, server_interceptors
-from grpc_errgen.context import Principal
+from grpc_errgen.context import CURRENT_CALL, Principal
 from tests.server_chain_service import (
     ARITIES,
     EXPECTED,
@@ -594,3 +594,41 @@ def test_a_rule_that_cannot_be_evaluated_fails_the_call_as_internal(
         for r in caplog.records
     )
     assert [name for seen_rid, name in servicer.seen if seen_rid == rid] == []
+
+
+def test_a_request_id_is_made_only_when_something_asks_for_it(
+    generated: Generated, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client sent none, logging is off and the call ends OK: no id is made (a uuid4 per call is part
+    of what the chain costs); the same call with logging on makes one, for its record.
+    """
+    caplog.set_level(logging.INFO, logger="grpc_errgen")
+    scopes: list[Any] = []
+
+    class Quiet(Servicer):
+        def Unary(self, request: Any, context: grpc.ServicerContext) -> Any:
+            scopes.append(CURRENT_CALL.get())
+            return self.generated.pb2.Resp(text=request.name)
+
+    for log, made in ((False, False), (True, True)):
+        servicer = Quiet(generated)
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=2),
+            interceptors=server_interceptors(
+                generated.errgen, authenticate=authenticate, log=log
+            ),
+        )
+        generated.pb2_grpc.add_ChainServicer_to_server(servicer, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                reply = generated.pb2_grpc.ChainStub(channel).Unary(
+                    generated.pb2.Req(mode="ok", name="quiet")
+                )
+        finally:
+            server.stop(None)
+        assert reply.text == "quiet"
+        scope = scopes.pop()
+        assert (scope._request_id is not None) is made
+    assert [record.request_id for record in caplog.records] == [scope.request_id]
