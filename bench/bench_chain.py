@@ -376,7 +376,7 @@ def variant_interceptors(
 ) -> list[grpc.ServerInterceptor]:
     """The interceptors of one server variant; logging (where on) goes to the handler ``log_to`` installs.
 
-    The full chain is what issue 15 names: auth, validation, error mapping, metrics and the request id;
+    The full chain is what the performance targets name: auth, validation, error mapping, metrics and the request id;
     logging is measured on its own, against one plain stdlib record per call (``RECORD``).
     """
     errgen = generated.errgen

@@ -10,7 +10,7 @@ processes of their own differed by up to 20% from run to run, identical ones inc
 per second of each batch's wall time, medians over batches; the server's CPU time per call is measured around
 each batch.
 
-The full chain is what issue 15 names: auth (a trivial authenticator), validation, error mapping, metrics and
+The full chain is what the performance targets name: auth (a trivial authenticator), validation, error mapping, metrics and
 the request id. Logging at INFO (formatted, to /dev/null) is measured on its own, against one plain stdlib
 record per call with the same fields (``bare + one stdlib log record``).
 Targets: the full chain keeps >= 0.95x the bare server's throughput; logging costs no more than that record.
