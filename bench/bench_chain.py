@@ -297,7 +297,9 @@ def observer_cost(calls: int, rounds: int) -> None:
     def loop_of(observer: Observer) -> Callable[[int], None]:
         def loop(n: int) -> None:
             for _ in range(n):
-                call = observer.start(METHOD, "unary_unary", peer, scope)
+                call = observer.start(
+                    observer.method(METHOD, "unary_unary"), peer, scope
+                )
                 call.received()
                 call.sent()
                 call.finish(grpc.StatusCode.OK, None)

@@ -45,6 +45,7 @@ from grpc_errgen.errors import (
 )
 from grpc_errgen.observe import (
     CallObservation,
+    MethodObservations,
     Observer,
     printable,
     safe_traceback,
@@ -214,6 +215,15 @@ class Chain:
     def policy(self, full_method: str) -> MethodPolicy | None:
         return self.methods.get(full_method)
 
+    def observations_of(
+        self, full_method: str, kind: RpcKind
+    ) -> MethodObservations | None:
+        """What observing the calls of a method needs, looked up when its handler is wrapped; None when
+        logging and metrics are off."""
+        if not self.observer.enabled:
+            return None
+        return self.observer.method(full_method, kind)
+
     def allows_unlisted(self, full_method: str) -> bool:
         """Whether a method no module covers may pass (``allow_unlisted``)."""
         if full_method in self.allowed_methods:
@@ -255,22 +265,23 @@ class Chain:
         self,
         full_method: str,
         policy: MethodPolicy | None,
-        kind: RpcKind,
+        observations: MethodObservations | None,
         metadata: MetadataPairs | None,
         context: Any,
     ) -> ServerCall:
         """Begin one call served with the servicer ``context``: its request id (the client's, else made
-        when first needed) and, when logging or metrics are on, its observation (the peer is only asked
-        when logging: grpcio builds a new string for it on every call)."""
+        when first needed) and, when logging or metrics are on (``observations``, from ``observations_of``),
+        its observation (the peer is only asked when logging: grpcio builds a new string for it on every
+        call)."""
         client_request_id, refused = request_id_from(metadata)
         unlisted = policy is None and not self.allows_unlisted(full_method)
         call = ServerCall(
             self, full_method, policy, client_request_id, context, unlisted
         )
-        observer = self.observer
-        if observer.enabled:
+        if observations is not None:
+            observer = self.observer
             peer = context.peer() if observer.log else ""
-            call.observation = observer.start(full_method, kind, peer, call)
+            call.observation = observer.start(observations, peer, call)
             if refused is not None:
                 call.observation.add_note(refused)
         return call

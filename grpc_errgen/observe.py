@@ -2,7 +2,8 @@
 
 The chain builds one ``Observer`` and, per call, does::
 
-    call = observer.start(full_method, kind, peer, scope)  # scope: the call (its request_id)
+    method = observer.method(full_method, kind)  # once per method
+    call = observer.start(method, peer, scope)  # scope: the call (its request_id)
     call.received()            # per request message
     call.sent()                # per response message
     call.finish(code, error)   # exactly once
@@ -164,19 +165,16 @@ class Observer:
         self._lock = threading.Lock()
 
     def start(
-        self, full_method: str, kind: RpcKind, peer: str, scope: CallScope
+        self, observations: MethodObservations, peer: str, scope: CallScope
     ) -> CallObservation:
-        """Begin observing one call (counts it as started); ``peer`` is for the record (empty when not logging)."""
-        observations = self._methods.get((full_method, kind))
-        if observations is None:
-            observations = self._method_observations(full_method, kind)
+        """Begin observing one call of a method (counts it as started); ``peer`` is for the record (empty when
+        not logging)."""
         if observations.metrics is not None:
             observations.metrics.start()
         return CallObservation(observations, self.log, peer, scope)
 
-    def _method_observations(
-        self, full_method: str, kind: RpcKind
-    ) -> MethodObservations:
+    def method(self, full_method: str, kind: RpcKind) -> MethodObservations:
+        """What the calls of ``full_method`` (as ``kind``) share: looked up once per method, not per call."""
         with self._lock:
             found = self._methods.get((full_method, kind))
             if found is None:

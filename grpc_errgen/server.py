@@ -153,6 +153,7 @@ class _Runner:
         "chain",
         "full_method",
         "kind",
+        "observations",
         "policy",
         "streams_requests",
     )
@@ -172,6 +173,7 @@ class _Runner:
             chain.authenticate is not None or chain.authenticate_request is not None
         )
         self.kind = kind_of(handler)
+        self.observations = chain.observations_of(full_method, self.kind)
         self.streams_requests: bool = handler.request_streaming
         behavior: Behavior = getattr(handler, self.kind)
         self.behavior = behavior
@@ -199,7 +201,7 @@ class _Runner:
     def _start(self, metadata: Metadata, context: grpc.ServicerContext) -> ServerCall:
         """The call, set as ``CURRENT_CALL`` for the handler (in the call's own contextvars context)."""
         call = self.chain.start(
-            self.full_method, self.policy, self.kind, metadata, context
+            self.full_method, self.policy, self.observations, metadata, context
         )
         CURRENT_CALL.set(call)
         return call

@@ -114,9 +114,10 @@ def test_server_and_client_share_a_registry_and_register_once() -> None:
     assert GrpcMetrics.on(registry, "server") is GrpcMetrics.on(registry, "server")
     assert GrpcMetrics.on(registry, "client") is not GrpcMetrics.on(registry, "server")
     ClientMetrics.on(registry).start(METHOD, "unary_unary").finish(grpc.StatusCode.OK)
-    Observer(log=False, metrics=registry).start(
-        METHOD, "unary_unary", "", CallScope()
-    ).finish(grpc.StatusCode.OK, None)
+    observer = Observer(log=False, metrics=registry)
+    observer.start(observer.method(METHOD, "unary_unary"), "", CallScope()).finish(
+        grpc.StatusCode.OK, None
+    )
     names = {line.split("{")[0] for line in exposition(registry)}
     assert "grpc_server_started_total" in names
     assert "grpc_client_started_total" in names
@@ -130,7 +131,7 @@ def test_stream_messages_count_as_they_pass_unary_ones_with_the_outcome() -> Non
         "grpc_service": "metrics.unit.v1.Things",
         "grpc_method": "GetThing",
     }
-    stream = observer.start(METHOD, "stream_stream", "", CallScope())
+    stream = observer.start(observer.method(METHOD, "stream_stream"), "", CallScope())
     stream.received()
     stream.sent()
     stream.sent()
@@ -141,7 +142,7 @@ def test_stream_messages_count_as_they_pass_unary_ones_with_the_outcome() -> Non
     assert registry.get_sample_value("grpc_server_msg_sent_total", labels) == 2
 
     unary_labels = {**labels, "grpc_type": "unary"}
-    unary = observer.start(METHOD, "unary_unary", "", CallScope())
+    unary = observer.start(observer.method(METHOD, "unary_unary"), "", CallScope())
     unary.received()
     unary.sent()
     assert registry.get_sample_value("grpc_server_msg_sent_total", unary_labels) == 0

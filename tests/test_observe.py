@@ -34,7 +34,9 @@ def one_call(
     observer: Observer, code: grpc.StatusCode, error: BaseException | None = None
 ) -> None:
     call = observer.start(
-        METHOD, "unary_unary", "ipv4:127.0.0.1:5555", CallScope(request_id="req-1")
+        observer.method(METHOD, "unary_unary"),
+        "ipv4:127.0.0.1:5555",
+        CallScope(request_id="req-1"),
     )
     call.received()
     call.sent()
@@ -79,7 +81,7 @@ def test_grpc_type_per_kind() -> None:
         "stream_stream": "bidi_stream",
     }
     for kind in expected:
-        observer.start(METHOD, kind, "p", CallScope(request_id="r")).finish(grpc.StatusCode.OK, None)  # type: ignore[arg-type]
+        observer.start(observer.method(METHOD, kind), "p", CallScope(request_id="r")).finish(grpc.StatusCode.OK, None)  # type: ignore[arg-type]
     for grpc_type in expected.values():
         labels = {**LABELS, "grpc_type": grpc_type}
         assert sample(registry, "grpc_server_started_total", **labels) == 1
@@ -91,7 +93,9 @@ def test_grpc_type_per_kind() -> None:
 def test_histogram_uses_go_default_buckets_and_measures_the_call() -> None:
     registry = CollectorRegistry()
     observer = Observer(log=False, metrics=registry)
-    call = observer.start(METHOD, "unary_unary", "p", CallScope(request_id="r"))
+    call = observer.start(
+        observer.method(METHOD, "unary_unary"), "p", CallScope(request_id="r")
+    )
     time.sleep(0.03)
     call.finish(grpc.StatusCode.OK, None)
 

@@ -141,6 +141,7 @@ class _Runner:
         "client_streaming",
         "full_method",
         "kind",
+        "observations",
         "policy",
     )
 
@@ -159,6 +160,7 @@ class _Runner:
             chain.authenticate is not None or chain.authenticate_request is not None
         )
         self.kind = kind_of(handler)
+        self.observations = chain.observations_of(full_method, self.kind)
         self.client_streaming: bool = handler.request_streaming
         behavior: Behavior = getattr(handler, self.kind)
         self.behavior = behavior
@@ -168,7 +170,7 @@ class _Runner:
     ) -> tuple[ServerCall, Token[CallScope | None]]:
         """The call, set as ``CURRENT_CALL`` for the handler; the token resets it."""
         call = self.chain.start(
-            self.full_method, self.policy, self.kind, metadata, context
+            self.full_method, self.policy, self.observations, metadata, context
         )
         return call, CURRENT_CALL.set(call)
 
