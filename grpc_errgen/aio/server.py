@@ -354,6 +354,8 @@ def _cancel_pending() -> bool:
 
 
 def _metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> Metadata:
+    if type(metadata) is tuple:  # what grpc.aio returns: no copy
+        return metadata
     return tuple(metadata or ())
 
 
