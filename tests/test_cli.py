@@ -153,6 +153,16 @@ def test_out_not_writable_proc(tmp_path: Path) -> None:
     _fails_in_one_line(done, "/proc/self/cli", "nothing was written")
 
 
+def test_a_syntax_error_is_protocs_message(tmp_path: Path) -> None:
+    """protoc's own message with the file, line and column; nothing written."""
+    protos = _project(tmp_path, "cli.syntax.v1")
+    broken = protos / "cli" / "syntax" / "v1" / "b.proto"
+    broken.write_text(broken.read_text().replace("returns (Sku)", "returns Sku"))
+    done = errgen("generate", protos, "--out", tmp_path / "out")
+    _fails_in_one_line(done, f"{broken}:7:", 'Expected "(".')
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_path(tmp_path: Path) -> None:
     done = errgen("generate", tmp_path / "nowhere", "--out", tmp_path / "out")
     _fails_in_one_line(done, "nowhere: not a .proto file or a directory")
