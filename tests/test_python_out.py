@@ -160,7 +160,9 @@ def test_a_failure_in_the_child_is_protocs_message_alone(
     monkeypatch.setattr(
         engine,
         "_CHILD",
-        engine._CHILD.replace("sys.argv", "[*sys.argv, 'no/such.proto']"),
+        engine._CHILD.replace(
+            "protoc.main(sys.argv)", "protoc.main([*sys.argv, 'no/such.proto'])"
+        ),
     )
     before = _children()
     with pytest.raises(CompileError) as caught:
@@ -170,6 +172,22 @@ def test_a_failure_in_the_child_is_protocs_message_alone(
     assert "Traceback" not in message
     assert message.count("\n") == 0, message
     assert _children() == before
+
+
+def test_a_child_that_cannot_run_protoc_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python itself failing in the child (here: an import) is its last line, never a traceback."""
+    protos = _write(
+        tmp_path / "protos", {"noimport/v1/a.proto": TRICKY["tricky/v1/old.proto"]}
+    )
+    monkeypatch.setattr(engine, "_CHILD", "import grpc_errgen_no_such_module")
+    with pytest.raises(CompileError) as caught:
+        compile_protos([protos])
+    assert str(caught.value) == (
+        "grpc-errgen: protoc's Python generators did not run in a child process: "
+        "ModuleNotFoundError: No module named 'grpc_errgen_no_such_module'"
+    )
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt(), CompileError("x.proto:1:1: no")])

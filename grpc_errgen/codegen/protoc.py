@@ -252,8 +252,14 @@ def _for_python_out(
 
 
 # protoc's Python and gRPC generators in a child process: grpcio-tools' protoc holds the GIL while it runs, so in
-# this process it would not overlap our generator.
-_CHILD = "import sys; from grpc_tools import protoc; sys.exit(protoc.main(sys.argv))"
+# this process it would not overlap our generator. The child imports grpcio-tools from where this process did
+# (its first argument), whatever set up this process's import path.
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from grpc_tools import protoc; sys.exit(protoc.main(sys.argv))"
+)
+_TRACEBACK = "Traceback (most recent call last):"
+_GRPC_TOOLS_HOME = str(Path(grpc_tools.__file__).resolve().parent.parent)
 
 
 def _sigmask(how: int, signals: Iterable[int]) -> set[int]:
@@ -287,6 +293,11 @@ def _python_out(
                 status = child.wait()
                 stderr.seek(0)
                 report = stderr.read().decode(errors="replace").strip()
+                if status != 0 and report.startswith(_TRACEBACK):  # Python, not protoc
+                    raise CompileError(
+                        "grpc-errgen: protoc's Python generators did not run in a child process: "
+                        + report.splitlines()[-1]
+                    )
                 if status != 0:
                     raise CompileError(report or f"protoc failed with status {status}")
                 if report:
@@ -304,7 +315,7 @@ def _python_out(
             previous = _sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
                 child = subprocess.Popen(
-                    [sys.executable, "-c", _CHILD, *args],
+                    [sys.executable, "-c", _CHILD, _GRPC_TOOLS_HOME, *args],
                     cwd=tmp,
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
