@@ -5,8 +5,11 @@ as protoc run on the .proto files, a failure there is protoc's message alone, an
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from grpc_tools import protoc
@@ -198,16 +201,23 @@ def test_no_child_outlives_a_stopped_run(
     protos = _write(
         tmp_path / "protos", {"stop/v1/a.proto": TRICKY["tricky/v1/old.proto"]}
     )
-    monkeypatch.setattr(engine, "_CHILD", "import time; time.sleep(600)")
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(subprocess.Popen[bytes]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(engine.subprocess, "Popen", Recorded)
+    monkeypatch.setattr(engine, "_CHILD", "import time; time.sleep(60)")
     before = _children()
-    seen: list[set[int]] = []
 
     def stopped(request: object) -> dict[str, bytes]:
-        seen.append(_children() - before)
+        assert len(started) == 1 and started[0].poll() is None  # the child is running
         raise stop
 
     monkeypatch.setattr(engine, "typed_stubs", stopped)
     with pytest.raises(type(stop)):
         compile_protos([protos])
-    assert len(seen) == 1 and len(seen[0]) == 1  # the child was running
-    assert _children() == before
+    assert started[0].returncode == -signal.SIGKILL  # killed, not waited out
+    assert _children() == before  # and reaped
