@@ -27,6 +27,7 @@ import logging
 import logging.handlers
 import os
 import pstats
+import random
 import statistics
 import subprocess
 import sys
@@ -369,7 +370,7 @@ def observer_cost(calls: int, rounds: int) -> None:
 # more in GIL hand-offs, which measures the benchmark rather than the chain.
 #
 # Each child serves every variant, one ``grpc.server`` per variant, and the client calls the variants in turn,
-# call by call (variant A, B, C, ..., A, B, C, ...), the order rotating each round. Variants that ran in
+# call by call, in a new random order each turn. Variants that ran in
 # processes of their own, or in blocks of calls, differed by up to 20% (identical bare servers included): which
 # core a process's threads land on, and what else the machine does that second, moved them more than the chain
 # does. Side by side call by call, two identical bare servers agree within 1%. Two children (``--servers``)
@@ -624,13 +625,15 @@ def loopback(
                 assert call().id == "item-1"
                 for _ in range(300):  # warm-up, connection up
                     call()
-        for round_index in range(rounds):
-            shift = round_index % len(names)
-            order = names[shift:] + names[:shift]
+        shuffled = random.Random(15)  # the same orders every run
+        for _ in range(rounds):
             this_round: dict[str, list[float]] = {name: [] for name in names}
             for calls_by_name in calls_of:
-                ordered = [(name, calls_by_name[name]) for name in order]
+                ordered = [(name, calls_by_name[name]) for name in names]
                 for _ in range(calls):
+                    # A new order each turn: with a fixed cycle the variant called right after another always
+                    # started while that one's server threads wound down (a steady 2% for one of them).
+                    shuffled.shuffle(ordered)
                     for name, call in ordered:
                         started = clock()
                         call()
@@ -707,9 +710,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=200,
         help="loopback calls per variant, server process and round",
     )
-    parser.add_argument(
-        "--rounds", type=int, default=10, help="loopback rounds (order rotating)"
-    )
+    parser.add_argument("--rounds", type=int, default=10, help="loopback rounds")
     parser.add_argument(
         "--servers", type=int, default=2, help="loopback server processes"
     )

@@ -5,7 +5,7 @@
 The servers run in child processes (``--serve``), each serving every variant (one ``grpc.aio.server`` per
 variant, on one event loop); this process is the client: an aio channel per server, and ``concurrency`` unary
 calls started together and awaited as one batch, ``batches`` batches in a row per variant. The variants take
-turns (A, B, C, ..., A, B, ...), the order rotating each round, so that whatever else the machine does lands on
+turns, in a new random order each round, so that whatever else the machine does lands on
 every variant alike (variants in processes of their own differed by up to 20% from run to run, identical ones
 included). Throughput is calls per second of wall time; the ratio is the median over rounds of each variant's
 throughput over bare's in the same round and process. The server's CPU time per call is measured around each
@@ -26,6 +26,7 @@ import functools
 import logging
 import os
 import pstats
+import random
 import statistics
 import subprocess
 import sys
@@ -240,10 +241,11 @@ async def client(
     throughput: dict[str, list[float]] = {name: [] for name in VARIANTS}
     cpu_us: dict[str, list[float]] = {name: [] for name in VARIANTS}
     names = list(VARIANTS)
-    for round_index in range(options.rounds):
-        shift = round_index % len(names)
+    shuffled = random.Random(15)  # the same orders every run
+    for _ in range(options.rounds):
         for server, calls_by_name in zip(servers, calls, strict=True):
-            for name in names[shift:] + names[:shift]:
+            shuffled.shuffle(names)
+            for name in names:
                 cpu_before = server.cpu_seconds()
                 started = time.perf_counter()
                 for _ in range(options.batches):
