@@ -90,6 +90,10 @@ DEFAULT_ALLOW_UNLISTED: Final = (
 )
 #: Methods whose refusal is logged at ERROR (once each): beyond this many, a generic server cannot grow the set.
 MAX_REPORTED_UNLISTED: Final = 1000
+#: Past ``MAX_REPORTED_UNLISTED`` distinct methods no module covers (a generic handler serving any name), further
+#: ones share this name in the metrics and the log record (the real one is in the record's note): the tables and
+#: the metrics' label sets stay bounded whatever names clients send.
+OTHER_UNLISTED: Final = "/(unlisted)/(other)"
 
 Trailers = tuple[tuple[str, str | bytes], ...]
 MetadataPairs = Sequence[tuple[str, str | bytes]]
@@ -210,6 +214,7 @@ class Chain:
             tuple[str, type[BaseException]], ExceptionMapping | None
         ] = {}
         self._reported: set[str] = set()
+        self._observed_unlisted: set[str] = set()
         self._lock = threading.Lock()
 
     def policy(self, full_method: str) -> MethodPolicy | None:
@@ -219,9 +224,16 @@ class Chain:
         self, full_method: str, kind: RpcKind
     ) -> MethodObservations | None:
         """What observing the calls of a method needs, looked up when its handler is wrapped; None when
-        logging and metrics are off."""
+        logging and metrics are off. Methods no module covers share ``OTHER_UNLISTED`` past
+        ``MAX_REPORTED_UNLISTED`` of them."""
         if not self.observer.enabled:
             return None
+        if self.policy(full_method) is None:
+            with self._lock:
+                if full_method not in self._observed_unlisted:
+                    if len(self._observed_unlisted) >= MAX_REPORTED_UNLISTED:
+                        return self.observer.method(OTHER_UNLISTED, kind)
+                    self._observed_unlisted.add(full_method)
         return self.observer.method(full_method, kind)
 
     def allows_unlisted(self, full_method: str) -> bool:
@@ -282,6 +294,8 @@ class Chain:
             observer = self.observer
             peer = context.peer() if observer.log else ""
             call.observation = observer.start(observations, peer, call)
+            if observations.full_method == OTHER_UNLISTED:
+                call.observation.add_note(f"method {full_method}")
             if refused is not None:
                 call.observation.add_note(refused)
         return call

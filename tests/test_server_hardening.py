@@ -343,6 +343,58 @@ def test_client_text_cannot_forge_log_lines(
         assert not any(line.startswith("INFO forged") for line in text.splitlines())
 
 
+class AnyMethod(grpc.GenericRpcHandler):
+    """A generic handler that serves every method name (as a proxy's would): bytes in, bytes out."""
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+
+
+def test_names_sent_to_a_generic_handler_cannot_grow_the_tables(
+    generated: Generated,
+    records: Callable[[], list[logging.LogRecord]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past the limit of methods no module covers, further names share one label set and one table entry
+    (the real name goes in the record's note): what clients send cannot grow memory or metric labels.
+    """
+    monkeypatch.setattr(grpc_errgen.chain, "MAX_REPORTED_UNLISTED", 3)
+    registry = CollectorRegistry()
+    names = [f"/proxied.v1.Backend/Method{index}" for index in range(6)]
+    with (
+        sync_server(
+            generated, generated.errgen, handlers=(AnyMethod(),), metrics=registry
+        ) as (port, _),
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        for name in names:
+            with pytest.raises(grpc.RpcError) as raised:
+                call: Any = channel.unary_unary(name)
+                call(b"", timeout=10)
+            assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    handled = {
+        (sample.labels["grpc_service"], sample.labels["grpc_method"]): sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "grpc_server_handled_total"
+    }
+    assert handled == {
+        ("proxied.v1.Backend", "Method0"): 1,
+        ("proxied.v1.Backend", "Method1"): 1,
+        ("proxied.v1.Backend", "Method2"): 1,
+        ("(unlisted)", "(other)"): 3,
+    }
+    logged = call_records(records())
+    assert [record.grpc_full_method for record in logged] == names[:3] + [  # type: ignore[attr-defined]
+        grpc_errgen.chain.OTHER_UNLISTED
+    ] * 3
+    assert [record.note for record in logged[3:]] == [  # type: ignore[attr-defined]
+        f"method {name}" for name in names[3:]
+    ]
+
+
 # ------------------------------------------------------------------ handler mistakes
 
 
