@@ -3,6 +3,9 @@ the same calls (minus their ``*_created`` series), for the server and client sid
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -151,3 +154,60 @@ def test_stream_messages_count_as_they_pass_unary_ones_with_the_outcome() -> Non
         registry.get_sample_value("grpc_server_msg_received_total", unary_labels) == 1
     )
     assert registry.get_sample_value("grpc_server_msg_sent_total", unary_labels) == 1
+
+
+def test_a_scrape_during_calls_is_consistent_and_the_totals_exact() -> None:
+    """Each method's counts are read under its lock: in every scrape, no call is handled before it started and
+    the histogram counts exactly the handled calls; when the threads are done, nothing was lost.
+    """
+    registry = CollectorRegistry()
+    counts = GrpcMetrics.on(registry, "server").method(METHOD, "unary_unary")
+    labels = dict(zip(("grpc_type", "grpc_service", "grpc_method"), LABELS))
+    done = threading.Event()
+    seen: list[tuple[float, float, float]] = []
+
+    def calls() -> None:
+        for _ in range(2000):
+            counts.start()
+            counts.finish(grpc.StatusCode.OK, 0.001, received=1, sent=1)
+
+    def scrapes() -> None:
+        wanted = (
+            "grpc_server_started_total",
+            "grpc_server_handled_total",
+            "grpc_server_handling_seconds_count",
+        )
+        while not done.is_set():
+            values = {
+                sample.name: sample.value
+                for family in registry.collect()
+                for sample in family.samples
+                if sample.name in wanted
+            }
+            if len(values) == len(wanted):
+                seen.append(tuple(values[name] for name in wanted))  # type: ignore[arg-type]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        scraper = threading.Thread(target=scrapes)
+        scraper.start()
+        workers = [threading.Thread(target=calls) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        done.set()
+        scraper.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert seen, "the scraper never saw the method"
+    assert all(started >= handled == histogram for started, handled, histogram in seen)
+    assert registry.get_sample_value("grpc_server_started_total", labels) == 8000
+    assert (
+        registry.get_sample_value(
+            "grpc_server_handled_total", {**labels, "grpc_code": "OK"}
+        )
+        == 8000
+    )
+    assert registry.get_sample_value("grpc_server_msg_sent_total", labels) == 8000
