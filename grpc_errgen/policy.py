@@ -128,15 +128,28 @@ def service_config(modules: Iterable[ModuleType | GeneratedFile]) -> dict[str, A
     method_config: list[Any] = []
     for generated in generated_files(modules):
         for policy in generated.methods.values():
-            entry: dict[str, Any] = {}
-            if policy.timeout is not None:
-                entry["timeout"] = duration_text(policy.timeout)
-            if policy.retry is not None:
-                entry["retryPolicy"] = dict(policy.retry)
-            if entry:
-                name = [{"service": policy.service, "method": policy.method}]
-                method_config.append({"name": name, **entry})
+            entry = method_config_entry(
+                policy.service, policy.method, policy.timeout, policy.retry
+            )
+            if entry is not None:
+                method_config.append(entry)
     return {"methodConfig": method_config}
+
+
+def method_config_entry(
+    service: str, method: str, timeout: float | None, retry: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """A method's ``methodConfig`` entry of a gRPC service config (its timeout and retry policy), or None when
+    it has neither. The generator writes the same entries into a module's ``SERVICE_CONFIG`` text.
+    """
+    entry: dict[str, Any] = {}
+    if timeout is not None:
+        entry["timeout"] = duration_text(timeout)
+    if retry is not None:
+        entry["retryPolicy"] = dict(retry)
+    if not entry:
+        return None
+    return {"name": [{"service": service, "method": method}], **entry}
 
 
 def duration_text(seconds: float) -> str:

@@ -27,7 +27,7 @@ from grpc_errgen.codegen.model.files import (
     SourcePath,
 )
 from grpc_errgen.codegen.resources import templates_dir
-from grpc_errgen.policy import duration_text
+from grpc_errgen.policy import method_config_entry
 
 _KINDS = {
     (False, False): "unary_unary",
@@ -205,14 +205,14 @@ def _service_config(model: FileModel) -> str | None:
     method_config: list[dict[str, Value]] = []
     for service in model.services:
         for method in service.methods:
-            entry: dict[str, Value] = {}
-            if method.timeout is not None:
-                entry["timeout"] = duration_text(method.timeout)
-            if method.retry is not None:
-                entry["retryPolicy"] = retry_config(method.retry)
-            if entry:
-                name = [{"service": service.full_name, "method": method.name}]
-                method_config.append({"name": name, **entry})
+            entry = method_config_entry(
+                service.full_name,
+                method.name,
+                method.timeout,
+                None if method.retry is None else retry_config(method.retry),
+            )
+            if entry is not None:
+                method_config.append(entry)
     if not method_config:
         return None
     text = json.dumps(
