@@ -164,6 +164,39 @@ def test_example_is_black_stable() -> None:
     assert black.format_str(source, mode=black.Mode()) == source
 
 
+CEL_SHORT = """
+    syntax = "proto3";
+    package gen.celshort.v1;
+    import "grpc_errgen/options.proto";
+    message M {
+      string s = 1 [(errgen.field).cel = {
+        id: "a" message: "m"
+        expression: "this.startsWith('ab') && this.matches('^a') && this in ['a', 'b', 'c', 'd']"
+      }];
+    }
+    message N {
+      option (errgen.message).cel = { id: "c" expression: "this.from != 'x' ? '' : 'bad'" };
+      string from = 1;
+    }
+"""
+
+
+def test_short_cel_output_is_black_stable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No line is long, so black does not run: CEL's strings, tuples and keyword fields must come out as black
+    writes them (double quotes, no trailing comma in a tuple, getattr(m, "from"))."""
+    from grpc_errgen.codegen import format as formatting
+
+    def refuse(source: str) -> str:
+        raise AssertionError("black was needed:\n" + source)
+
+    monkeypatch.setattr(formatting, "black", refuse)
+    out = build(tmp_path, {"gen/celshort/v1/rules.proto": CEL_SHORT})
+    source = (out / "gen/celshort/v1/rules_errgen.py").read_text()
+    assert black.format_str(source, mode=black.Mode()) == source
+
+
 def _plugin_env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 

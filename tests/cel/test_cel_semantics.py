@@ -416,7 +416,7 @@ def test_constant_patterns_and_lists_are_hoisted() -> None:
     )
     second = emit(check("this.matches('^a+$')", env), constants.add, "v")
     assert len(constants.sources) == 2  # one pattern, shared; one frozenset
-    assert "cel.pattern('^a+$')" in constants.sources.values()
+    assert 'cel.pattern("^a+$")' in constants.sources.values()
     assert first.source.count("_CEL_") == 2 and "_CEL_0" in second.source
 
 

@@ -11,11 +11,11 @@ here is a bug of ours, reported the same way.
 
 from __future__ import annotations
 
-import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from grpc_errgen import cel as runtime
+from grpc_errgen.codegen.backend import literals, names
 from grpc_errgen.codegen.cel import ast
 from grpc_errgen.codegen.cel.ast import CelError, CelType, Kind
 
@@ -101,7 +101,7 @@ _IS_STRING = {
 
 
 def literal(value: object, typ: CelType) -> str:
-    """A constant as Python source."""
+    """A constant as Python source, spelled as black writes it (``literals``: the output stays black-stable)."""
     if value is None:
         return "None"
     if isinstance(value, bool):
@@ -111,15 +111,14 @@ def literal(value: object, typ: CelType) -> str:
             return 'float("nan")'
         if value in (float("inf"), float("-inf")):
             return 'float("inf")' if value > 0 else '(-float("inf"))'
-        return f"({value!r})" if value < 0 else repr(value)
+        return f"({literals.literal(value)})" if value < 0 else literals.literal(value)
     if isinstance(value, int):
         return f"({value})" if value < 0 else str(value)
     if isinstance(value, str | bytes):
-        return repr(value)
+        return literals.literal(value)
     if isinstance(value, tuple):
         inner = typ.params[0] if typ.params else ast.DYN
-        items = "".join(f"{literal(v, inner)}, " for v in value)
-        return f"({items})"
+        return literals.tuple_of([literal(v, inner) for v in value])
     if isinstance(value, dict):
         key, val = typ.params if len(typ.params) == 2 else (ast.DYN, ast.DYN)
         pairs = ", ".join(
@@ -127,12 +126,6 @@ def literal(value: object, typ: CelType) -> str:
         )
         return "{" + pairs + "}"
     raise CelError(f"a constant of type {typ} cannot be used as a value")
-
-
-def _attribute(operand: str, name: str) -> str:
-    if keyword.iskeyword(name) or not name.isidentifier():
-        return f"getattr({operand}, {name!r})"
-    return f"{operand}.{name}"
 
 
 class Emitter:
@@ -200,21 +193,27 @@ class Emitter:
         kind = node.operand.type.kind
         if kind is Kind.MAP:
             if node.test_only:
-                return _Code(f"({node.field!r} in {op})", operand.can_error)
-            return _Code(f"{self.rt}.index_map({op}, {node.field!r})", True)
+                return _Code(
+                    f"({literals.literal(node.field)} in {op})", operand.can_error
+                )
+            return _Code(
+                f"{self.rt}.index_map({op}, {literals.literal(node.field)})", True
+            )
         if kind is Kind.DYN:
             fn = "has" if node.test_only else "select"
-            return _Code(f"{self.rt}.{fn}({op}, {node.field!r})", True)
-        attr = _attribute(op, node.field)
+            return _Code(f"{self.rt}.{fn}({op}, {literals.literal(node.field)})", True)
+        attr = names.attribute(op, node.field)
         if node.test_only:
             if node.presence:
-                return _Code(f"{op}.HasField({node.field!r})", operand.can_error)
+                return _Code(
+                    f"{op}.HasField({literals.literal(node.field)})", operand.can_error
+                )
             return _Code(f"{self.rt}.is_set({attr})", operand.can_error)
         if node.type.kind in (Kind.DURATION, Kind.TIMESTAMP):
             return _Code(f"{self.rt}.message_nanos({attr})", operand.can_error)
         if node.type.nullable:
             return _Code(
-                f"({attr}.value if {op}.HasField({node.field!r}) else None)",
+                f"({attr}.value if {op}.HasField({literals.literal(node.field)}) else None)",
                 operand.can_error,
             )
         return _Code(attr, operand.can_error)
@@ -287,7 +286,11 @@ class Emitter:
             want = node.type.kind
             if Kind.DYN in kinds and want.value in _RUNTIME_KINDS:
                 src = [
-                    f"{rt}.of_kind({s}, {want.value!r})" if k is Kind.DYN else s
+                    (
+                        f"{rt}.of_kind({s}, {literals.literal(want.value)})"
+                        if k is Kind.DYN
+                        else s
+                    )
                     for s, k in zip(src, kinds)
                 ]
                 errs = True
@@ -350,14 +353,19 @@ class Emitter:
         if name == "split" and len(src) in (2, 3):
             return _Code(f"{rt}.split({', '.join(src)})", errs)
         if name == "join" and kinds[0] is Kind.LIST:
-            sep = src[1] if len(src) > 1 else "''"
+            sep = src[1] if len(src) > 1 else '""'
             return _Code(f"{sep}.join({src[0]})", errs)
         if name in _TIME_PARTS and node.target is not None:
             if kinds[0] is Kind.TIMESTAMP:
                 zone = f", {src[1]}" if len(src) > 1 else ""
-                return _Code(f"{rt}.timestamp_part({src[0]}, {name!r}{zone})", True)
+                return _Code(
+                    f"{rt}.timestamp_part({src[0]}, {literals.literal(name)}{zone})",
+                    True,
+                )
             if kinds[0] is Kind.DURATION and len(src) == 1:
-                return _Code(f"{rt}.duration_part({src[0]}, {name!r})", errs)
+                return _Code(
+                    f"{rt}.duration_part({src[0]}, {literals.literal(name)})", errs
+                )
         raise CelError(f"function '{name}' is not supported", node.offset)
 
     def _logic(self, node: ast.Call) -> _Code:
@@ -463,7 +471,7 @@ class Emitter:
         text, pattern = operands
         code = self.node(text)
         if isinstance(pattern, ast.Const) and isinstance(pattern.value, str):
-            name = self.constant(f"{self.rt}.pattern", repr(pattern.value))
+            name = self.constant(f"{self.rt}.pattern", literals.literal(pattern.value))
             return _Code(f"{name}.found({code.source})", code.can_error)
         pat = self.node(pattern)
         return _Code(f"{self.rt}.matches({code.source}, {pat.source})", True)
@@ -489,12 +497,15 @@ class Emitter:
             )
             try:
                 text = runtime.format(str(template.value), consts, kinds)
-                return _Code(repr(text), False)
+                return _Code(literals.literal(text), False)
             except runtime.CelEvalError:
                 pass
         tmpl = self.node(template)
         arg = self.node(args)
-        return _Code(f"{self.rt}.format({tmpl.source}, {arg.source}, {kinds!r})", True)
+        return _Code(
+            f"{self.rt}.format({tmpl.source}, {arg.source}, {literals.literal(kinds)})",
+            True,
+        )
 
     def _ip_prefix(self, operands: list[ast.Node], src: list[str], errs: bool) -> _Code:
         version, strict = "0", "False"

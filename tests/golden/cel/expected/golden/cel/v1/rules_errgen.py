@@ -88,15 +88,7 @@ _ORDER_SHIP_BY_FUTURE = _errors.Violation(
     (),
     (_RULE_CEL_23_MESSAGE_AT_0,),
 )
-_ORDER_CURRENCY_KNOWN_CEL = frozenset(
-    (
-        "EUR",
-        "USD",
-        "GBP",
-        "JPY",
-        "CHF",
-    )
-)
+_ORDER_CURRENCY_KNOWN_CEL = frozenset(("EUR", "USD", "GBP", "JPY", "CHF"))
 _ORDER_CURRENCY_KNOWN = _errors.Violation(
     "",
     "currency.known",
