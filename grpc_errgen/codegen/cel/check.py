@@ -349,9 +349,7 @@ def _single(field: FieldDescriptor, value: Any) -> object:
     if field.message_type is None:
         return value
     name = field.message_type.full_name
-    if name == "google.protobuf.Duration":
-        return int(value.seconds) * 1_000_000_000 + int(value.nanos)
-    if name == "google.protobuf.Timestamp":
+    if name in ("google.protobuf.Duration", "google.protobuf.Timestamp"):
         return int(value.seconds) * 1_000_000_000 + int(value.nanos)
     if name in WRAPPERS:
         return value.value
