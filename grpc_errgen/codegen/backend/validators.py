@@ -18,7 +18,7 @@ from functools import lru_cache, singledispatch
 from google.protobuf import descriptor_pb2
 
 from grpc_errgen.codegen.backend import cel, names
-from grpc_errgen.codegen.backend.literals import Value, docstring, literal
+from grpc_errgen.codegen.backend.literals import Value, docstring, literal, tuple_of
 from grpc_errgen.codegen.cel.ast import Kind
 from grpc_errgen.codegen.model import rules as m
 
@@ -546,7 +546,7 @@ class _Emitter:
                 words.append(f"at_{element.index}")
                 args.append(f"index={element.index}")
             found.append(self.constants.add(words, _ELEMENT, *args))
-        return literal_tuple(found)
+        return tuple_of(found)
 
     def field_element(
         self, owner: tuple[str, ...], rules: m.FieldRules, entry: bool = False
@@ -578,7 +578,7 @@ class _Emitter:
         if rule.expr.root.type.kind is Kind.BOOL:
             record = self.rule_violation(at, rule)
             return [*lines, f"if not {emitted.source}:", "    " + record]
-        elements = literal_tuple(at.elements)
+        elements = tuple_of(at.elements)
         args = [
             _path(at.path),
             literal(rule.rule_id),
@@ -793,19 +793,7 @@ class _Emitter:
                         "    " + required,
                     ]
                 return lines
-            if not body and rules.required is None:
-                return []
-            lines = [f"{v} = {read}"]
-            if rules.required is not None:
-                lines += [f"if {_zero(rules.value.family, v)}:", "    " + required]
-                if body:
-                    lines += ["else:", *_indent(body)]
-            elif rules.ignore is m.Ignore.IF_ZERO_VALUE:
-                if body:
-                    lines += [f"if {_nonzero(rules.value.family, v)}:", *_indent(body)]
-            else:
-                lines += body
-            return lines
+            return _read_and_check(rules, v, read, rules.value.family, required, body)
         # repeated and map fields
         body = []
         for rule in rules.rules:
@@ -874,18 +862,7 @@ class _Emitter:
                         "        break",
                     ]
                 body += loop
-        if not body and rules.required is None:
-            return []
-        lines = [f"{v} = {read}"]
-        if rules.required is not None:
-            lines += [f"if not {v}:", "    " + required]
-            if body:
-                lines += ["else:", *_indent(body)]
-        elif rules.ignore is m.Ignore.IF_ZERO_VALUE and body:
-            lines += [f"if {v}:", *_indent(body)]
-        else:
-            lines += body
-        return lines
+        return _read_and_check(rules, v, read, "repeated", required, body)
 
     def entries_lines(
         self, rules: m.MapField, k: str, v: str, local: str, entry: list[str]
@@ -1049,14 +1026,29 @@ def _bounded(lines: list[str]) -> list[str]:
     return found
 
 
+def _read_and_check(
+    rules: m.FieldRules, v: str, read: str, family: str, required: str, body: list[str]
+) -> list[str]:
+    """A field without presence read into ``v``: ``required`` recorded when it holds its zero value, else
+    ``body`` run (under IGNORE_IF_ZERO_VALUE only on a non-zero value); nothing when there is nothing to check.
+    """
+    if not body and rules.required is None:
+        return []
+    lines = [f"{v} = {read}"]
+    if rules.required is not None:
+        lines += [f"if {_zero(family, v)}:", "    " + required]
+        if body:
+            lines += ["else:", *_indent(body)]
+    elif rules.ignore is m.Ignore.IF_ZERO_VALUE and body:
+        lines += [f"if {_nonzero(family, v)}:", *_indent(body)]
+    else:
+        lines += body
+    return lines
+
+
 def _items(v: str) -> str:
     """The items of the list in ``v``, for a loop: ``_checks.islice`` says why not ``v`` itself."""
     return f"_checks.islice({v}, len({v}))"
-
-
-def literal_tuple(items: tuple[str, ...] | list[str]) -> str:
-    """A tuple display of expressions, as black writes it."""
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
 def scope_count(msg: str) -> str:
