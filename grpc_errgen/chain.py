@@ -5,6 +5,7 @@ handler, read requests, run ``authenticate`` and end a call; everything they dec
 
 - ``Chain``: built once per ``server_interceptors(...)``: the method table of the generated modules, the
   stages that are on, the ``Observer``, and the exception -> status mapping (cached per method and type);
+- ``MethodRunner``: what the runners of one method share, decided when its handler is wrapped;
 - ``ServerCall``: one call in progress: its request id, its observation, validation of each request, the
   status an exception ends it with, and the trailers it ends with.
 
@@ -26,7 +27,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import grpc
 
@@ -286,10 +287,7 @@ class Chain:
         its observation (the peer is only asked when logging: grpcio builds a new string for it on every
         call)."""
         client_request_id, refused = request_id_from(metadata)
-        unlisted = policy is None and not self.allows_unlisted(full_method)
-        call = ServerCall(
-            self, full_method, policy, client_request_id, context, unlisted
-        )
+        call = ServerCall(self, full_method, policy, client_request_id, context)
         if observations is not None:
             observer = self.observer
             peer = context.peer() if observer.log else ""
@@ -384,6 +382,55 @@ class HandlerCache:
         return wrapped
 
 
+class MethodRunner:
+    """What the sync and aio runners of one method share, decided once when its handler is wrapped (not per
+    call): its policy, arity, observations, whether the auth stage runs and whether the method is refused.
+    """
+
+    __slots__ = (
+        "authorizes",
+        "behavior",
+        "chain",
+        "full_method",
+        "kind",
+        "observations",
+        "policy",
+        "streams_requests",
+        "unlisted",
+    )
+
+    def __init__(
+        self,
+        chain: Chain,
+        full_method: str,
+        policy: MethodPolicy | None,
+        handler: Handler[Any, Any],
+    ) -> None:
+        self.chain = chain
+        self.full_method = full_method
+        self.policy = policy
+        #: Whether the auth stage runs (a known method, with an authenticator).
+        self.authorizes = policy is not None and (
+            chain.authenticate is not None or chain.authenticate_request is not None
+        )
+        #: No module covers the method and ``allow_unlisted`` does not name it: its calls are refused.
+        self.unlisted = policy is None and not chain.allows_unlisted(full_method)
+        self.kind = kind_of(handler)
+        self.observations = chain.observations_of(full_method, self.kind)
+        self.streams_requests: bool = handler.request_streaming
+        behavior: Callable[..., Any] = getattr(handler, self.kind)
+        self.behavior = behavior
+
+
+def gone(context: Any) -> grpc.StatusCode:
+    """Why a call ended early on the client's side: its deadline passed, or it was cancelled (``context``:
+    the call's sync or aio servicer context)."""
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        return grpc.StatusCode.DEADLINE_EXCEEDED
+    return grpc.StatusCode.CANCELLED
+
+
 class Unparsable:
     """What a wrapped deserializer returns for bytes the method's deserializer refused (the chain
     ends the call with INVALID_ARGUMENT when the request reaches it)."""
@@ -423,7 +470,6 @@ class ServerCall(CallScope):
         "observation",
         "policy",
         "rejection",
-        "unlisted",
     )
 
     def __init__(
@@ -433,7 +479,6 @@ class ServerCall(CallScope):
         policy: MethodPolicy | None,
         request_id: str | None,
         servicer_context: Any,
-        unlisted: bool = False,
     ) -> None:
         # CallScope's fields, set here rather than through super().__init__ (once per call)
         self.principal = None
@@ -443,8 +488,6 @@ class ServerCall(CallScope):
         self.full_method = full_method
         self.policy = policy
         self.observation: CallObservation | None = None
-        #: No module covers the method and ``allow_unlisted`` does not name it: the call is refused.
-        self.unlisted = unlisted
         #: The chain's own refusal (auth, validation): it ends the call even if the handler swallowed it.
         self.rejection: RpcException | None = None
         self.finished = False
@@ -466,10 +509,9 @@ class ServerCall(CallScope):
             self.rejection = exc
         return exc
 
-    def refuse_unlisted(self) -> None:
-        """Raise PERMISSION_DENIED when no module covers the method (``unlisted``)."""
-        if self.unlisted:
-            raise self.reject(PermissionDenied(NO_POLICY_MESSAGE))
+    def refuse_unlisted(self) -> NoReturn:
+        """Raise PERMISSION_DENIED: no module covers the method (``MethodRunner.unlisted``)."""
+        raise self.reject(PermissionDenied(NO_POLICY_MESSAGE))
 
     def note(self, text: str) -> None:
         """Add ``text`` to the call's log record."""

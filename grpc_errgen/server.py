@@ -38,8 +38,9 @@ from grpc_errgen.chain import (
     DEFAULT_ALLOW_UNLISTED,
     Chain,
     HandlerCache,
+    MethodRunner,
     ServerCall,
-    kind_of,
+    gone,
     tolerant,
 )
 from grpc_errgen.context import CURRENT_CALL
@@ -49,7 +50,6 @@ from grpc_errgen.policy import GeneratedFile, MethodPolicy
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-Behavior = Callable[..., Any]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Metadata: TypeAlias = "tuple[tuple[str, str | bytes], ...] | None"
 
@@ -114,8 +114,8 @@ def wrap_handler(
     handler: Handler,
 ) -> Handler:
     """``handler`` with every stage of ``chain`` around its behaviour."""
-    kind = kind_of(handler)
     run = _Runner(chain, full_method, policy, handler)
+    kind = run.kind
     codecs = {
         "request_deserializer": tolerant(handler.request_deserializer),
         "response_serializer": handler.response_serializer,
@@ -144,39 +144,10 @@ def is_handler_abort(exc: BaseException, context: grpc.ServicerContext) -> bool:
     return bool(aborted)
 
 
-class _Runner:
+class _Runner(MethodRunner):
     """The wrapped behaviour of one method: ``unary_response`` or ``stream_response`` per call."""
 
-    __slots__ = (
-        "authorizes",
-        "behavior",
-        "chain",
-        "full_method",
-        "kind",
-        "observations",
-        "policy",
-        "streams_requests",
-    )
-
-    def __init__(
-        self,
-        chain: Chain,
-        full_method: str,
-        policy: MethodPolicy | None,
-        handler: Handler,
-    ) -> None:
-        self.chain = chain
-        self.full_method = full_method
-        self.policy = policy
-        #: Whether the auth stage runs (a known method, with an authenticator).
-        self.authorizes = policy is not None and (
-            chain.authenticate is not None or chain.authenticate_request is not None
-        )
-        self.kind = kind_of(handler)
-        self.observations = chain.observations_of(full_method, self.kind)
-        self.streams_requests: bool = handler.request_streaming
-        behavior: Behavior = getattr(handler, self.kind)
-        self.behavior = behavior
+    __slots__ = ()
 
     def unary_response(self, request: Any, context: grpc.ServicerContext) -> Any:
         """unary_unary and stream_unary: the whole call in its own context."""
@@ -215,7 +186,7 @@ class _Runner:
     ) -> Any:
         """Refusal of an unlisted method, auth, then validation of a unary request; returns the request (or
         the wrapped request stream)."""
-        if call.unlisted:
+        if self.unlisted:
             call.refuse_unlisted()
         if self.authorizes:
             chain = self.chain
@@ -277,7 +248,7 @@ class _Runner:
                 raise call.rejection
         except GeneratorExit:
             # The client went away (cancelled, deadline) while the handler was streaming.
-            call.finish(_gone(context))
+            call.finish(gone(context))
             raise
         except BaseException as exc:
             self._fail(call, context, exc)
@@ -290,7 +261,7 @@ class _Runner:
     def _succeed(self, call: ServerCall, context: grpc.ServicerContext) -> None:
         code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
         if code is grpc.StatusCode.OK and not context.is_active():
-            code = _gone(context)
+            code = gone(context)
         if code is not grpc.StatusCode.OK or call.chain.echo_request_id:
             context.set_trailing_metadata(
                 call.trailers(
@@ -337,7 +308,7 @@ class _Runner:
             # The client went away (cancelled, deadline): what the handler raised then (often grpcio's own
             # RpcError from the request iterator) reaches no one; the call ended with the client's code. An
             # abort sends nothing on a cancelled call and keeps grpcio from logging the exception's raw text.
-            code = _gone(context)
+            code = gone(context)
             call.finish(code)
             context.abort(code, "")
             raise AssertionError("context.abort returned")  # pragma: no cover
@@ -359,16 +330,8 @@ def _outcome(context: grpc.ServicerContext) -> grpc.StatusCode:
     """How a call that the handler ended normally really ended: OK, or the client cancelled it first."""
     state = getattr(context, "_state", None)
     if getattr(state, "client", None) == "cancelled":
-        return _gone(context)
+        return gone(context)
     return grpc.StatusCode.OK
-
-
-def _gone(context: grpc.ServicerContext) -> grpc.StatusCode:
-    """Why a call ended early on the client's side: its deadline passed, or it was cancelled."""
-    remaining = context.time_remaining()
-    if remaining is not None and remaining <= 0:
-        return grpc.StatusCode.DEADLINE_EXCEEDED
-    return grpc.StatusCode.CANCELLED
 
 
 class _Requests(Iterator[Any]):

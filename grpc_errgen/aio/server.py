@@ -41,8 +41,9 @@ from grpc_errgen.chain import (
     DEFAULT_ALLOW_UNLISTED,
     Chain,
     HandlerCache,
+    MethodRunner,
     ServerCall,
-    kind_of,
+    gone,
     tolerant,
 )
 from grpc_errgen.context import CURRENT_CALL, CallScope
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-Behavior = Callable[..., Any]
 Metadata = tuple[tuple[str, str | bytes], ...]
 
 
@@ -131,39 +131,10 @@ def wrap_handler(
     return grpc.stream_stream_rpc_method_handler(streaming, **codecs)
 
 
-class _Runner:
+class _Runner(MethodRunner):
     """The wrapped behaviour of one method: ``unary_response`` (a coroutine) or ``stream_response``."""
 
-    __slots__ = (
-        "authorizes",
-        "behavior",
-        "chain",
-        "client_streaming",
-        "full_method",
-        "kind",
-        "observations",
-        "policy",
-    )
-
-    def __init__(
-        self,
-        chain: Chain,
-        full_method: str,
-        policy: MethodPolicy | None,
-        handler: Handler,
-    ) -> None:
-        self.chain = chain
-        self.full_method = full_method
-        self.policy = policy
-        #: Whether the auth stage runs (a known method, with an authenticator).
-        self.authorizes = policy is not None and (
-            chain.authenticate is not None or chain.authenticate_request is not None
-        )
-        self.kind = kind_of(handler)
-        self.observations = chain.observations_of(full_method, self.kind)
-        self.client_streaming: bool = handler.request_streaming
-        behavior: Behavior = getattr(handler, self.kind)
-        self.behavior = behavior
+    __slots__ = ()
 
     def _start(
         self, metadata: Metadata, context: grpc.aio.ServicerContext[Any, Any]
@@ -184,7 +155,7 @@ class _Runner:
         """Refusal of an unlisted method, auth (``call.principal``), then validation of a unary request;
         returns the request (or the wrapped request stream) and the context the handler gets.
         """
-        if call.unlisted:
+        if self.unlisted:
             call.refuse_unlisted()
         if self.authorizes:
             chain = self.chain
@@ -209,7 +180,7 @@ class _Runner:
             except RpcException as exc:
                 raise call.reject(exc) from None
             call.principal = principal
-        if self.client_streaming:
+        if self.streams_requests:
             return _Requests(request, call), _CallContext(context, call)
         call.received(request)
         return request, _CallContext(context, call)
@@ -231,7 +202,7 @@ class _Runner:
                 if response is None:
                     return await self._no_response(call, context)
                 call.sent()
-            if self.client_streaming:
+            if self.streams_requests:
                 await _settle()
         except BaseException as exc:
             await self._fail(call, context, exc)
@@ -257,10 +228,10 @@ class _Runner:
                 yield response
             if call.rejection is not None:
                 raise call.rejection
-            if self.client_streaming:
+            if self.streams_requests:
                 await _settle()
         except GeneratorExit:
-            call.finish(_gone(context))
+            call.finish(gone(context))
             raise
         except BaseException as exc:
             await self._fail(call, context, exc)
@@ -278,7 +249,7 @@ class _Runner:
         if code is grpc.StatusCode.OK and (context.cancelled() or _cancel_pending()):
             # The client cancelled (or its deadline passed) and the handler returned anyway: grpc.aio ends
             # a cancelled client stream's reads as if it had closed, then cancels the call's task.
-            code = _gone(context)
+            code = gone(context)
         if code is not grpc.StatusCode.OK or call.chain.echo_request_id:
             context.set_trailing_metadata(
                 call.trailers(
@@ -317,7 +288,7 @@ class _Runner:
     ) -> NoReturn:
         """End the call for ``exc``: abort with its status, or let grpc.aio have it."""
         if isinstance(exc, asyncio.CancelledError):
-            call.finish(_gone(context), None)
+            call.finish(gone(context), None)
             raise exc
         if isinstance(exc, grpc.aio.AbortError) and call.rejection is None:
             call.finish(context.code() or grpc.StatusCode.UNKNOWN, None)
@@ -325,7 +296,7 @@ class _Runner:
         if (context.cancelled() or _cancel_pending()) and call.rejection is None:
             # The client went away: what the handler raised then reaches no one. Ending as cancelled keeps
             # grpc.aio from logging the exception's raw text.
-            call.finish(_gone(context), None)
+            call.finish(gone(context), None)
             raise asyncio.CancelledError() from None
         handler_trailers = _metadata(context.trailing_metadata())
         status = call.error_status(exc)
@@ -357,14 +328,6 @@ def _metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> Metadata:
     if type(metadata) is tuple:  # what grpc.aio returns: no copy
         return metadata
     return tuple(metadata or ())
-
-
-def _gone(context: grpc.aio.ServicerContext[Any, Any]) -> grpc.StatusCode:
-    """Why a call ended early on the client's side: its deadline passed, or it was cancelled."""
-    remaining = context.time_remaining()
-    if remaining is not None and remaining <= 0:
-        return grpc.StatusCode.DEADLINE_EXCEEDED
-    return grpc.StatusCode.CANCELLED
 
 
 def _reset(current: Token[CallScope | None]) -> None:
