@@ -20,7 +20,6 @@ from grpc_errgen.codegen.backend.validators import FileValidatorsSource, file_so
 from grpc_errgen.codegen.format import LINE_LENGTH, black_stable
 from grpc_errgen.codegen.model.files import (
     Catalogue,
-    ErrorRef,
     FileModel,
     Method,
     RetryPolicy,
@@ -113,14 +112,13 @@ def retry_config(policy: RetryPolicy) -> dict[str, Value]:
     }
 
 
-def _error_expression(ref: ErrorRef, proto: str) -> str:
-    cls = names.error_class(ref.reason)
-    return cls if ref.proto == proto else f"{names.dependency_alias(ref.proto)}.{cls}"
-
-
 def _policy(
-    model: FileModel, service_name: str, method: Method, validator: str | None
+    model: FileModel,
+    service_name: str,
+    method: Method,
+    dependencies: dict[str, None],
 ) -> PolicyView:
+    """The policy of one method; the generated modules it refers to are added to ``dependencies``."""
     args = [
         f"full_method={literal(method.full_method)}",
         f"service={literal(service_name)}",
@@ -134,7 +132,12 @@ def _policy(
             "scopes=frozenset({" + ", ".join(literal(s) for s in method.scopes) + "})"
         )
     if method.errors:
-        classes = [_error_expression(ref, model.proto) for ref in method.errors]
+        classes = [
+            names.qualified(
+                names.error_class(ref.reason), ref.proto, model.proto, dependencies
+            )
+            for ref in method.errors
+        ]
         one_line = "errors=" + tuple_of(classes)
         if len(classes) == 1 or 8 + len(one_line) + 1 <= LINE_LENGTH:
             args.append(one_line)
@@ -152,8 +155,17 @@ def _policy(
             for mapping in method.mappings
         )
         args.append("exception_mappings=(\n" + mappings + "        )")
-    if validator is not None and not method.skip_validation:
-        args.append(f"validator={validator}")
+    found = model.validators.validated.get(method.request_type)
+    # The validator's module is imported (its ERRGEN brought along) even when the method skips validation.
+    if found is not None:
+        validator = names.qualified(
+            names.validator_function(found.nested_name),
+            found.proto,
+            model.proto,
+            dependencies,
+        )
+        if not method.skip_validation:
+            args.append(f"validator={validator}")
     if method.skip_validation:
         args.append("skip_validation=True")
     args.append(f"request_type={literal(method.request_type.rpartition('.')[2])}")
@@ -162,19 +174,6 @@ def _policy(
     if method.timeout is not None:
         args.append(f"timeout={literal(method.timeout)}")
     return PolicyView(_comment(method.doc), literal(method.full_method), tuple(args))
-
-
-def _validator_expression(
-    model: FileModel, request_type: str, dependencies: dict[str, None]
-) -> str | None:
-    found = model.validators.validated.get(request_type)
-    if found is None:
-        return None
-    function = names.validator_function(found.nested_name)
-    if found.proto == model.proto:
-        return function
-    dependencies[found.proto] = None
-    return f"{names.dependency_alias(found.proto)}.{function}"
 
 
 def _catalogue(catalogue: Catalogue) -> CatalogueView:
@@ -227,12 +226,7 @@ def module_view(model: FileModel) -> ModuleView:
     services = []
     for service in model.services:
         policies = tuple(
-            _policy(
-                model,
-                service.full_name,
-                method,
-                _validator_expression(model, method.request_type, dependencies),
-            )
+            _policy(model, service.full_name, method, dependencies)
             for method in service.methods
         )
         services.append(
@@ -240,11 +234,6 @@ def module_view(model: FileModel) -> ModuleView:
                 _comment(service.doc), names.policy_table(service.name), policies
             )
         )
-    for service in model.services:
-        for method in service.methods:
-            for ref in method.errors:
-                if ref.proto != model.proto:
-                    dependencies[ref.proto] = None
     runtime = ["grpc_errgen.errors", "grpc_errgen.policy"]
     if validators.functions:
         runtime = ["grpc_errgen.checks", *runtime, "grpc_errgen.validation"]

@@ -52,6 +52,16 @@ def dependency_alias(proto_name: str) -> str:
     return "_" + errgen_module(proto_name).replace(".", "_")
 
 
+def qualified(name: str, proto: str, here: str, dependencies: dict[str, None]) -> str:
+    """``name``, defined in the generated module of ``proto``, as the module of ``here`` reads it: as it is when
+    that is the same module, else through the other module's alias (``proto`` is then added to ``dependencies``,
+    the modules to import)."""
+    if proto == here:
+        return name
+    dependencies[proto] = None
+    return f"{dependency_alias(proto)}.{name}"
+
+
 def camel_case(name: str) -> str:
     """``ORDER_NOT_FOUND`` -> ``OrderNotFound``."""
     return "".join(

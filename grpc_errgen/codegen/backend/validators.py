@@ -463,14 +463,13 @@ class _Emitter:
         found = self.validators.validated.get(value.message_type or "")
         if found is None:
             return None
-        return self._module_of(found) + names.validator_function(found.nested_name)
+        return self._qualified(names.validator_function(found.nested_name), found)
 
-    def _module_of(self, found: m.MessageRef) -> str:
-        """``""`` for a function of this file, else the alias of the generated module that defines it + ``.``"""
-        if found.proto == self.validators.file_name:
-            return ""
-        self.dependencies[found.proto] = None
-        return names.dependency_alias(found.proto) + "."
+    def _qualified(self, function: str, found: m.MessageRef) -> str:
+        """``function`` of the module generated for ``found``'s file, as this file's module calls it."""
+        return names.qualified(
+            function, found.proto, self.validators.file_name, self.dependencies
+        )
 
     def nested_lines(
         self, value: m.ValueRules, x: str, at: _At, found: str
@@ -484,7 +483,7 @@ class _Emitter:
             return []
         nest = ", ".join(["out", _path(at.path), found, *at.elements])
         if self.walking and ref.recursive:
-            walker = self._module_of(ref) + names.walker_function(ref.nested_name)
+            walker = self._qualified(names.walker_function(ref.nested_name), ref)
             return [
                 f"{found}: list[_errors.Violation] = []",
                 f"yield {walker}({x}, {found})",
