@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 import grpc
 
 from grpc_errgen import auth
-from grpc_errgen.context import CallScope, new_request_id
+from grpc_errgen.context import REQUEST_ID_KEY, CallScope, new_request_id
 from grpc_errgen.errors import (
     CatalogueError,
     Internal,
@@ -68,7 +68,6 @@ Handler = grpc.RpcMethodHandler  # a method's handler as grpcio hands it to inte
 
 LOGGER: Final = logging.getLogger("grpc_errgen")
 
-REQUEST_ID_KEY: Final = "x-request-id"
 #: The longest ``x-request-id`` taken from a client; longer ones are replaced by a new uuid4.
 MAX_REQUEST_ID_LENGTH: Final = 128
 #: A client's ``x-request-id`` is taken only when it is 1 to 128 visible ASCII characters.

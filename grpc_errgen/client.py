@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -31,6 +30,7 @@ import grpc
 from grpc_errgen import validation
 from grpc_errgen.breaker import CircuitBreaker, Ticket
 from grpc_errgen.client_metrics import ClientMetrics, ClientObservation
+from grpc_errgen.context import REQUEST_ID_KEY, new_request_id
 from grpc_errgen.deadline import time_remaining
 from grpc_errgen.errors import RpcException, ValidationError
 from grpc_errgen.policy import (
@@ -46,7 +46,6 @@ from grpc_errgen.status import from_call
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-REQUEST_ID_KEY = "x-request-id"
 
 ErrorTable = Mapping[tuple[str, str], type[RpcException]]
 MetadataItems = list[tuple[str, str | bytes]]
@@ -105,7 +104,7 @@ def with_request_id(
     """``metadata`` plus an ``x-request-id`` (a new uuid4) unless the caller set one."""
     items = list(metadata or ())
     if not any(key.lower() == REQUEST_ID_KEY for key, _ in items):
-        items.append((REQUEST_ID_KEY, str(uuid.uuid4())))
+        items.append((REQUEST_ID_KEY, new_request_id()))
     return items
 
 

@@ -78,6 +78,9 @@ class CallScope:
         return self._request_id
 
 
+#: The metadata key of a call's request id, sent by clients and echoed in the server's trailers.
+REQUEST_ID_KEY: Final = "x-request-id"
+
 #: The call being served (None outside a call).
 CURRENT_CALL: ContextVar[CallScope | None] = ContextVar(
     "grpc_errgen_call", default=None
