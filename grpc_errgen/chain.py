@@ -91,8 +91,8 @@ DEFAULT_ALLOW_UNLISTED: Final = (
 #: Methods whose refusal is logged at ERROR (once each): beyond this many, a generic server cannot grow the set.
 MAX_REPORTED_UNLISTED: Final = 1000
 #: Past ``MAX_REPORTED_UNLISTED`` distinct methods no module covers (a generic handler serving any name), further
-#: ones share this name in the metrics and the log record (the real one is in the record's note): the tables and
-#: the metrics' label sets stay bounded whatever names clients send.
+#: ones are wrapped per call (``HandlerCache``) and share this name in the metrics and the log record (the real
+#: one is in the record's note): the tables and the metrics' label sets stay bounded whatever names clients send.
 OTHER_UNLISTED: Final = "/(unlisted)/(other)"
 
 Trailers = tuple[tuple[str, str | bytes], ...]
@@ -214,7 +214,6 @@ class Chain:
             tuple[str, type[BaseException]], ExceptionMapping | None
         ] = {}
         self._reported: set[str] = set()
-        self._observed_unlisted: set[str] = set()
         self._lock = threading.Lock()
 
     def policy(self, full_method: str) -> MethodPolicy | None:
@@ -224,16 +223,9 @@ class Chain:
         self, full_method: str, kind: RpcKind
     ) -> MethodObservations | None:
         """What observing the calls of a method needs, looked up when its handler is wrapped; None when
-        logging and metrics are off. Methods no module covers share ``OTHER_UNLISTED`` past
-        ``MAX_REPORTED_UNLISTED`` of them."""
+        logging and metrics are off."""
         if not self.observer.enabled:
             return None
-        if self.policy(full_method) is None:
-            with self._lock:
-                if full_method not in self._observed_unlisted:
-                    if len(self._observed_unlisted) >= MAX_REPORTED_UNLISTED:
-                        return self.observer.method(OTHER_UNLISTED, kind)
-                    self._observed_unlisted.add(full_method)
         return self.observer.method(full_method, kind)
 
     def allows_unlisted(self, full_method: str) -> bool:
@@ -345,7 +337,7 @@ class HandlerCache:
     """The wrapped handler of each method, so that ``intercept_service`` costs a dict lookup per call.
 
     Methods of the generated tables are cached; so are up to ``MAX_REPORTED_UNLISTED`` others (a generic
-    handler may serve any name). A method the tables do not know is wrapped too: refused when it is not in
+    handler may serve any name); those past the limit are wrapped per call and observed as ``OTHER_UNLISTED``. A method the tables do not know is wrapped too: refused when it is not in
     ``allow_unlisted``, else only for logging/metrics (returned untouched when those are off).
     """
 
@@ -353,7 +345,8 @@ class HandlerCache:
         self,
         chain: Chain,
         wrap: Callable[
-            [Chain, str, MethodPolicy | None, Handler[Any, Any]], Handler[Any, Any]
+            [Chain, str, MethodPolicy | None, Handler[Any, Any], str],
+            Handler[Any, Any],
         ],
     ) -> None:
         self._chain = chain
@@ -374,9 +367,9 @@ class HandlerCache:
             else:
                 chain.report_unlisted(full_method)
             if self._unlisted >= MAX_REPORTED_UNLISTED:
-                return self._wrap(chain, full_method, None, handler)
+                return self._wrap(chain, full_method, None, handler, OTHER_UNLISTED)
             self._unlisted += cached is None
-        wrapped = self._wrap(chain, full_method, policy, handler)
+        wrapped = self._wrap(chain, full_method, policy, handler, full_method)
         self._wrapped[full_method] = (handler, wrapped)
         return wrapped
 
@@ -404,6 +397,7 @@ class MethodRunner:
         full_method: str,
         policy: MethodPolicy | None,
         handler: Handler[Any, Any],
+        observed_as: str,
     ) -> None:
         self.chain = chain
         self.full_method = full_method
@@ -415,7 +409,8 @@ class MethodRunner:
         #: No module covers the method and ``allow_unlisted`` does not name it: its calls are refused.
         self.unlisted = policy is None and not chain.allows_unlisted(full_method)
         self.kind = kind_of(handler)
-        self.observations = chain.observations_of(full_method, self.kind)
+        #: ``observed_as`` is the method itself, or ``OTHER_UNLISTED`` past the handler cache's limit.
+        self.observations = chain.observations_of(observed_as, self.kind)
         self.streams_requests: bool = handler.request_streaming
         behavior: Callable[..., Any] = getattr(handler, self.kind)
         self.behavior = behavior
@@ -428,6 +423,28 @@ def gone(context: Any) -> grpc.StatusCode:
     if remaining is not None and remaining <= 0:
         return grpc.StatusCode.DEADLINE_EXCEEDED
     return grpc.StatusCode.CANCELLED
+
+
+def rpc_method_handler(
+    kind: RpcKind,
+    unary_response: Callable[..., Any],
+    stream_response: Callable[..., Any],
+    handler: Handler[Any, Any],
+) -> Handler[Any, Any]:
+    """A method handler of ``kind`` that runs ``unary_response`` (unary responses) or ``stream_response``
+    (streamed ones), with ``handler``'s serializer and its deserializer made ``tolerant``.
+    """
+    codecs = {
+        "request_deserializer": tolerant(handler.request_deserializer),
+        "response_serializer": handler.response_serializer,
+    }
+    if kind == "unary_unary":
+        return grpc.unary_unary_rpc_method_handler(unary_response, **codecs)
+    if kind == "stream_unary":
+        return grpc.stream_unary_rpc_method_handler(unary_response, **codecs)
+    if kind == "unary_stream":
+        return grpc.unary_stream_rpc_method_handler(stream_response, **codecs)
+    return grpc.stream_stream_rpc_method_handler(stream_response, **codecs)
 
 
 class Unparsable:

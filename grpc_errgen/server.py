@@ -41,7 +41,7 @@ from grpc_errgen.chain import (
     MethodRunner,
     ServerCall,
     gone,
-    tolerant,
+    rpc_method_handler,
 )
 from grpc_errgen.context import CURRENT_CALL
 from grpc_errgen.errors import RpcException
@@ -112,21 +112,13 @@ def wrap_handler(
     full_method: str,
     policy: MethodPolicy | None,
     handler: Handler,
+    observed_as: str,
 ) -> Handler:
     """``handler`` with every stage of ``chain`` around its behaviour."""
-    run = _Runner(chain, full_method, policy, handler)
-    kind = run.kind
-    codecs = {
-        "request_deserializer": tolerant(handler.request_deserializer),
-        "response_serializer": handler.response_serializer,
-    }
-    if kind == "unary_unary":
-        return grpc.unary_unary_rpc_method_handler(run.unary_response, **codecs)
-    if kind == "stream_unary":
-        return grpc.stream_unary_rpc_method_handler(run.unary_response, **codecs)
-    if kind == "unary_stream":
-        return grpc.unary_stream_rpc_method_handler(run.stream_response, **codecs)
-    return grpc.stream_stream_rpc_method_handler(run.stream_response, **codecs)
+    run = _Runner(chain, full_method, policy, handler, observed_as)
+    return rpc_method_handler(
+        run.kind, run.unary_response, run.stream_response, handler
+    )
 
 
 def is_handler_abort(exc: BaseException, context: grpc.ServicerContext) -> bool:

@@ -44,7 +44,7 @@ from grpc_errgen.chain import (
     MethodRunner,
     ServerCall,
     gone,
-    tolerant,
+    rpc_method_handler,
 )
 from grpc_errgen.context import CURRENT_CALL, CallScope
 from grpc_errgen.errors import RpcException
@@ -108,27 +108,21 @@ class ChainInterceptor(grpc.aio.ServerInterceptor):
 
 
 def wrap_handler(
-    chain: Chain, full_method: str, policy: MethodPolicy | None, handler: Handler
+    chain: Chain,
+    full_method: str,
+    policy: MethodPolicy | None,
+    handler: Handler,
+    observed_as: str,
 ) -> Handler:
     """``handler`` with every stage of ``chain`` around its behaviour."""
-    run = _Runner(chain, full_method, policy, handler)
-    codecs = {
-        "request_deserializer": tolerant(handler.request_deserializer),
-        "response_serializer": handler.response_serializer,
-    }
+    run = _Runner(chain, full_method, policy, handler, observed_as)
     # grpc.aio tells a generator handler from a context.write one by the function's kind: keep it.
     streaming = (
         run.stream_response
         if inspect.isasyncgenfunction(run.behavior)
         else run.unary_response
     )
-    if run.kind == "unary_unary":
-        return grpc.unary_unary_rpc_method_handler(run.unary_response, **codecs)
-    if run.kind == "stream_unary":
-        return grpc.stream_unary_rpc_method_handler(run.unary_response, **codecs)
-    if run.kind == "unary_stream":
-        return grpc.unary_stream_rpc_method_handler(streaming, **codecs)
-    return grpc.stream_stream_rpc_method_handler(streaming, **codecs)
+    return rpc_method_handler(run.kind, run.unary_response, streaming, handler)
 
 
 class _Runner(MethodRunner):
