@@ -22,6 +22,7 @@ INVALID_ARGUMENT "request message could not be parsed", one log record and its m
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
@@ -399,6 +400,13 @@ class MethodRunner:
         handler: Handler[Any, Any],
         observed_as: str,
     ) -> None:
+        if (
+            policy is not None
+            and policy.response_class is not None
+            and handler.response_serializer is None
+        ):
+            # A handler without a serializer sends bytes it made itself (a proxy): no class to check.
+            policy = dataclasses.replace(policy, response_class=None)
         self.chain = chain
         self.full_method = full_method
         self.policy = policy
@@ -558,9 +566,35 @@ class ServerCall(CallScope):
             message = invalid_message(policy.request_type, len(found))
             raise self.reject(ValidationError(found, message))
 
-    def sent(self) -> None:
+    def sent(self, response: object) -> None:
+        """One response message passes to grpcio: count it, after checking it is the method's response class
+        (``MethodPolicy.response_class``). Anything else raises the chain's INTERNAL refusal (``rejection``),
+        which ends the call before the message reaches grpcio: its serializer would fail only after the call
+        was recorded as OK."""
+        policy = self.policy
+        if policy is not None:
+            expected = policy.response_class
+            if (
+                expected is not None
+                and type(response) is not expected
+                and not isinstance(response, expected)
+            ):
+                raise self.wrong_response(response, expected)
         if self.observation is not None:
             self.observation.sent()
+
+    def wrong_response(self, response: object, expected: type) -> RpcException:
+        """The refusal of a response that is not of the ``expected`` class: the call is recorded as INTERNAL
+        with what the handler sent in the record's note (no traceback: the mistake is not in the chain's code),
+        and the returned exception, once raised, ends it with INTERNAL "internal error".
+        """
+        streams = self.policy is not None and self.policy.kind.endswith("_stream")
+        self.internal_error(
+            f"the handler {'streamed' if streams else 'returned'} {_type_name(type(response))} "
+            f"instead of {_type_name(expected)}"
+        )
+        self.finish(grpc.StatusCode.INTERNAL)
+        return self.reject(Internal(INTERNAL_MESSAGE))
 
     def error_status(self, exc: BaseException) -> Status | None:
         """The status ``exc`` ends the call with, or None to let it pass to grpcio untouched (error mapping
@@ -635,6 +669,17 @@ class ServerCall(CallScope):
         self.finished = True
         if self.observation is not None:
             self.observation.finish(code, error)
+
+
+def _type_name(cls: type) -> str:
+    """``shop.v1.Order`` for a message class, ``dict`` for a builtin, ``pkg.module.Class`` for any other."""
+    descriptor = getattr(cls, "DESCRIPTOR", None)
+    full_name = getattr(descriptor, "full_name", None)
+    if isinstance(full_name, str):
+        return full_name
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return qualified_name(cls)
 
 
 def _status_of(exc: RpcException) -> Status:

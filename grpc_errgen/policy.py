@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 import grpc
+from google.protobuf.message import Message
 
 from grpc_errgen.errors import CatalogueError, Violation
 
@@ -54,6 +55,10 @@ class MethodPolicy:
     skip_validation: bool = False
     #: The request message's name, for ``invalid <MessageName>: ...``.
     request_type: str = ""
+    #: The response message class: the server chain ends a call INTERNAL when the handler returns (or streams)
+    #: anything else, instead of letting grpcio's serializer fail after the call was logged as OK. None (policies
+    #: of older generated modules, or built by hand): not checked.
+    response_class: type[Message] | None = None
     #: The retry policy in gRPC service-config form (``methodConfig[].retryPolicy``), or None. The one copy
     #: the runtime reads (``service_config``); the generated ``SERVICE_CONFIG`` text is for other tools.
     retry: Mapping[str, Any] | None = None

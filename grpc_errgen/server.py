@@ -16,7 +16,8 @@ the handler. What the stages decide lives in ``chain.py``; this file only drives
   the handler's own trailers: the chain never sends initial metadata (that would turn off gRPC's native
   retries);
 - handler mistakes end with what the client sees and are logged as such: a unary handler returning None
-  (INTERNAL, unless it set a non-OK code first), an exception after ``set_code`` (INTERNAL, never the code
+  (INTERNAL, unless it set a non-OK code first), a response that is not the rpc's class (INTERNAL, before
+  grpcio's serializer sees it), an exception after ``set_code`` (INTERNAL, never the code
   it set nor OK: only ``context.abort`` sends the handler's code), any exception once the client is gone
   (CANCELLED or DEADLINE_EXCEEDED, no traceback).
 
@@ -218,7 +219,7 @@ class _Runner(MethodRunner):
                 raise call.rejection
             if response is None:
                 return self._no_response(call, context)
-            call.sent()
+            call.sent(response)
         except BaseException as exc:
             self._fail(call, context, exc)
         self._succeed(call, context)
@@ -234,7 +235,7 @@ class _Runner(MethodRunner):
             request = self._admit(call, metadata, request, context)
             responses = self.behavior(request, context)
             for response in responses:
-                call.sent()
+                call.sent(response)
                 yield response
             if call.rejection is not None:
                 raise call.rejection

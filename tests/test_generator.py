@@ -13,6 +13,7 @@ import black
 import grpc
 import pytest
 from click.testing import CliRunner
+from google.protobuf import empty_pb2
 
 from grpc_errgen import errors
 from grpc_errgen.codegen.cli import main as cli
@@ -567,3 +568,43 @@ def test_file_argument_takes_its_import_root_from_includes(tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert (out / "inc" / "v1" / "b_errgen.py").is_file()
     assert "import inc.v1.a_errgen" in (out / "inc" / "v1" / "b_errgen.py").read_text()
+
+
+def test_policies_carry_response_classes_of_any_file(tmp_path: Path) -> None:
+    """The response class comes from the _pb2 module of the file that declares it: this one (nested too), an
+    imported user file, or a well-known type."""
+    build(
+        tmp_path,
+        {
+            "gen/resp/v1/shared.proto": """
+                syntax = "proto3";
+                package gen.resp.v1;
+                message Shared { string id = 1; }
+            """,
+            "gen/resp/v1/svc.proto": """
+                syntax = "proto3";
+                package gen.resp.v1;
+                import "google/protobuf/empty.proto";
+                import "gen/resp/v1/shared.proto";
+                import "grpc_errgen/options.proto";
+                message Outer { message Inner { int32 n = 1; } }
+                service Resp {
+                  option (errgen.service) = {};
+                  rpc Ping(Outer) returns (google.protobuf.Empty);
+                  rpc Fetch(Outer) returns (Shared);
+                  rpc List(Outer) returns (stream Outer.Inner);
+                }
+            """,
+        },
+    )
+    errgen = load("gen.resp.v1.svc_errgen")
+    policies = errgen.RESP_POLICY
+    assert policies["/gen.resp.v1.Resp/Ping"].response_class is empty_pb2.Empty
+    assert (
+        policies["/gen.resp.v1.Resp/Fetch"].response_class
+        is load("gen.resp.v1.shared_pb2").Shared
+    )
+    assert (
+        policies["/gen.resp.v1.Resp/List"].response_class
+        is load("gen.resp.v1.svc_pb2").Outer.Inner
+    )

@@ -16,7 +16,8 @@ grpc.aio differs:
 - ``x-request-id`` is echoed in the trailing metadata of every non-OK status (on OK only with
   ``echo_request_id=True``), never in initial metadata;
 - handler mistakes end with what the client sees and are logged as such: a unary handler returning None
-  (INTERNAL, unless it set a non-OK code first), a call the client cancelled (CANCELLED or
+  (INTERNAL, unless it set a non-OK code first), a response that is not the rpc's class (INTERNAL, before
+  grpc.aio's serializer sees it), a call the client cancelled (CANCELLED or
   DEADLINE_EXCEEDED even when the handler returns normally afterwards).
 
 A method the generated tables do not know is refused (PERMISSION_DENIED) unless ``allow_unlisted`` names
@@ -195,7 +196,7 @@ class _Runner(MethodRunner):
             if self.kind in ("unary_unary", "stream_unary"):
                 if response is None:
                     return await self._no_response(call, context)
-                call.sent()
+                call.sent(response)
             if self.streams_requests:
                 await _settle()
         except BaseException as exc:
@@ -218,7 +219,7 @@ class _Runner(MethodRunner):
             )
             responses = self.behavior(request, handler_context)
             async for response in responses:
-                call.sent()
+                call.sent(response)
                 yield response
             if call.rejection is not None:
                 raise call.rejection
@@ -373,8 +374,10 @@ class _CallContext:
         return request
 
     async def write(self, message: Any) -> None:
+        self._call.sent(
+            message
+        )  # checked before grpc.aio has it, counted as the yielded ones are
         await self._context.write(message)
-        self._call.sent()
 
     async def abort(
         self,

@@ -810,6 +810,7 @@ ORDER_SERVICE_POLICY: dict[str, _policy.MethodPolicy] = {
         ),
         validator=validate_CreateOrderRequest,
         request_type="CreateOrderRequest",
+        response_class=_pb2.Order,
     ),
     "/shop.v1.OrderService/GetOrder": _policy.MethodPolicy(
         full_method="/shop.v1.OrderService/GetOrder",
@@ -835,6 +836,7 @@ ORDER_SERVICE_POLICY: dict[str, _policy.MethodPolicy] = {
         ),
         validator=validate_GetOrderRequest,
         request_type="GetOrderRequest",
+        response_class=_pb2.Order,
         retry={
             "maxAttempts": 3,
             "initialBackoff": "0.05s",
@@ -865,6 +867,7 @@ ORDER_SERVICE_POLICY: dict[str, _policy.MethodPolicy] = {
         ),
         validator=validate_ListOrdersRequest,
         request_type="ListOrdersRequest",
+        response_class=_pb2.Order,
     ),
     "/shop.v1.OrderService/UploadItems": _policy.MethodPolicy(
         full_method="/shop.v1.OrderService/UploadItems",
@@ -890,6 +893,7 @@ ORDER_SERVICE_POLICY: dict[str, _policy.MethodPolicy] = {
         ),
         validator=validate_ItemUpload,
         request_type="ItemUpload",
+        response_class=_pb2.UploadSummary,
     ),
     "/shop.v1.OrderService/TrackOrders": _policy.MethodPolicy(
         full_method="/shop.v1.OrderService/TrackOrders",
@@ -915,6 +919,7 @@ ORDER_SERVICE_POLICY: dict[str, _policy.MethodPolicy] = {
         ),
         validator=validate_TrackRequest,
         request_type="TrackRequest",
+        response_class=_pb2.OrderEvent,
     ),
 }
 

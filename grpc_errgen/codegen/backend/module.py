@@ -117,8 +117,10 @@ def _policy(
     service_name: str,
     method: Method,
     dependencies: dict[str, None],
+    messages: dict[str, None],
 ) -> PolicyView:
-    """The policy of one method; the generated modules it refers to are added to ``dependencies``."""
+    """The policy of one method; the generated modules it refers to are added to ``dependencies``, the files
+    whose ``_pb2`` module it reads to ``messages``."""
     args = [
         f"full_method={literal(method.full_method)}",
         f"service={literal(service_name)}",
@@ -169,6 +171,10 @@ def _policy(
     if method.skip_validation:
         args.append("skip_validation=True")
     args.append(f"request_type={literal(method.request_type.rpartition('.')[2])}")
+    response = method.response
+    messages[response.proto] = None
+    module = names.pb2_alias(response.proto, model.proto)
+    args.append(f"response_class={names.message_class(response.nested_name, module)}")
     if method.retry is not None:
         args.append(_retry(method.retry))
     if method.timeout is not None:
@@ -223,10 +229,12 @@ def _service_config(model: FileModel) -> str | None:
 def module_view(model: FileModel) -> ModuleView:
     validators = file_source(model.validators)
     dependencies = dict.fromkeys(validators.dependencies)
+    # The files whose _pb2 module is imported: this file's for its validators, any file's for response classes.
+    messages: dict[str, None] = {model.proto: None} if validators.functions else {}
     services = []
     for service in model.services:
         policies = tuple(
-            _policy(model, service.full_name, method, dependencies)
+            _policy(model, service.full_name, method, dependencies, messages)
             for method in service.methods
         )
         services.append(
@@ -239,11 +247,10 @@ def module_view(model: FileModel) -> ModuleView:
         runtime = ["grpc_errgen.checks", *runtime, "grpc_errgen.validation"]
     if validators.uses_cel:
         runtime.insert(0, "grpc_errgen.cel")
-    user_imports = []
-    if validators.functions:
-        user_imports.append(
-            f"import {names.pb2_module(model.proto)} as {names.PB2_ALIAS}"
-        )
+    user_imports = [
+        f"import {names.pb2_module(proto)} as {names.pb2_alias(proto, model.proto)}"
+        for proto in messages
+    ]
     user_imports += [
         f"import {names.errgen_module(proto)} as {names.dependency_alias(proto)}"
         for proto in sorted(dependencies)

@@ -52,6 +52,15 @@ def dependency_alias(proto_name: str) -> str:
     return "_" + errgen_module(proto_name).replace(".", "_")
 
 
+def pb2_alias(proto_name: str, here: str) -> str:
+    """The alias of ``proto_name``'s ``_pb2`` module in the generated module of ``here``: ``_pb2`` for its own,
+    ``_google_protobuf_empty_pb2`` for another file's (the full path, as ``dependency_alias``).
+    """
+    if proto_name == here:
+        return PB2_ALIAS
+    return "_" + pb2_module(proto_name).replace(".", "_")
+
+
 def qualified(name: str, proto: str, here: str, dependencies: dict[str, None]) -> str:
     """``name``, defined in the generated module of ``proto``, as the module of ``here`` reads it: as it is when
     that is the same module, else through the other module's alias (``proto`` is then added to ``dependencies``,
@@ -98,9 +107,10 @@ def walker_function(nested_name: tuple[str, ...]) -> str:
     return "walk_" + "_".join(nested_name)
 
 
-def message_class(nested_name: tuple[str, ...]) -> str:
-    """The message class inside its ``_pb2`` module, as an expression: ``_pb2.Order.LineItem``."""
-    expression = PB2_ALIAS
+def message_class(nested_name: tuple[str, ...], module: str = PB2_ALIAS) -> str:
+    """The message class inside its ``_pb2`` module (``module``: its alias), as an expression:
+    ``_pb2.Order.LineItem``."""
+    expression = module
     for name in nested_name:
         expression = attribute(expression, name)
     return expression

@@ -22,6 +22,7 @@ from grpc_errgen.codegen.model.files import (
     ErrorValue,
     FileModel,
     Mapping,
+    MessageRef,
     Method,
     RetryPolicy,
     Service,
@@ -388,6 +389,7 @@ def _services(
                     mappings=(*m_mappings, *s_mappings, *file_mappings),
                     skip_validation=m_rules.skip_validation,
                     request_type=method.input_type.lstrip("."),
+                    response=_message_ref(ctx, method.output_type),
                     retry=retry,
                     timeout=timeout,
                     doc=ctx.comment(proto.name, m_path),
@@ -402,6 +404,18 @@ def _services(
             )
         )
     return tuple(services)
+
+
+def _message_ref(ctx: GenContext, type_name: str) -> MessageRef:
+    """The message ``type_name`` (``.pkg.Msg``, as a method's input or output type) and its file."""
+    message = ctx.pool.FindMessageTypeByName(type_name.lstrip("."))
+    package = message.file.package
+    local = message.full_name[len(package) + 1 :] if package else message.full_name
+    return MessageRef(
+        proto=message.file.name,
+        full_name=message.full_name,
+        nested_name=tuple(local.split(".")),
+    )
 
 
 def read_run(

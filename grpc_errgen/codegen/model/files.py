@@ -46,6 +46,16 @@ class ErrorRef:
 
 
 @dataclass(frozen=True)
+class MessageRef:
+    """A message type, where it is declared: ``proto`` (this file or an imported one) and its name inside
+    that file's package (``("Order", "LineItem")`` for ``shop.v1.Order.LineItem``)."""
+
+    proto: str
+    full_name: str
+    nested_name: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Mapping:
     exception: str  # dotted Python class name, as the user wrote it
     code: str
@@ -76,6 +86,7 @@ class Method:
     mappings: tuple[Mapping, ...]
     skip_validation: bool
     request_type: str  # full name of the request message
+    response: MessageRef  # the response message
     retry: RetryPolicy | None
     timeout: float | None  # seconds, the default deadline
     doc: str

@@ -284,6 +284,7 @@ EXCEPTION_MAPPING_POLICY: dict[str, _policy.MethodPolicy] = {
         errors=(Grpc, Violation),
         validator=validate_Violation,
         request_type="Violation",
+        response_class=_pb2.grpc,
     ),
 }
 

@@ -13,7 +13,9 @@ from grpc_errgen import policy as _policy
 from grpc_errgen import validation as _validation
 
 import golden.common.v1.common_errgen as _golden_common_v1_common_errgen
+import golden.common.v1.common_pb2 as _golden_common_v1_common_pb2
 import golden.svc.v1.svc_pb2 as _pb2
+import google.protobuf.empty_pb2 as _google_protobuf_empty_pb2
 
 
 class OrderError(_errors.CatalogueError):
@@ -158,6 +160,7 @@ ORDERS_POLICY: dict[str, _policy.MethodPolicy] = {
         ),
         validator=validate_GetOrderRequest,
         request_type="GetOrderRequest",
+        response_class=_pb2.Order,
         retry={
             "maxAttempts": 4,
             "initialBackoff": "0.2s",
@@ -187,6 +190,7 @@ ORDERS_POLICY: dict[str, _policy.MethodPolicy] = {
             ),
         ),
         request_type="Empty",
+        response_class=_pb2.Order,
         timeout=30.0,
     ),
     "/golden.svc.v1.Orders/Upload": _policy.MethodPolicy(
@@ -213,6 +217,7 @@ ORDERS_POLICY: dict[str, _policy.MethodPolicy] = {
         ),
         validator=validate_Order,
         request_type="Order",
+        response_class=_pb2.Empty,
     ),
     "/golden.svc.v1.Orders/Chat": _policy.MethodPolicy(
         full_method="/golden.svc.v1.Orders/Chat",
@@ -237,6 +242,7 @@ ORDERS_POLICY: dict[str, _policy.MethodPolicy] = {
         ),
         skip_validation=True,
         request_type="Order",
+        response_class=_pb2.Order,
     ),
 }
 # A second service in the same file, without options.
@@ -255,6 +261,56 @@ HEALTH_POLICY: dict[str, _policy.MethodPolicy] = {
             ),
         ),
         request_type="Empty",
+        response_class=_pb2.Empty,
+    ),
+    # Responses declared elsewhere: the well-known Empty, an imported file's message, a nested message.
+    "/golden.svc.v1.Health/Ping": _policy.MethodPolicy(
+        full_method="/golden.svc.v1.Health/Ping",
+        service="golden.svc.v1.Health",
+        method="Ping",
+        kind="unary_unary",
+        exception_mappings=(
+            _policy.ExceptionMapping(
+                "builtins.TimeoutError",
+                _grpc.StatusCode.UNAVAILABLE,
+                "try later",
+                2,
+            ),
+        ),
+        request_type="Empty",
+        response_class=_google_protobuf_empty_pb2.Empty,
+    ),
+    "/golden.svc.v1.Health/Sample": _policy.MethodPolicy(
+        full_method="/golden.svc.v1.Health/Sample",
+        service="golden.svc.v1.Health",
+        method="Sample",
+        kind="unary_unary",
+        exception_mappings=(
+            _policy.ExceptionMapping(
+                "builtins.TimeoutError",
+                _grpc.StatusCode.UNAVAILABLE,
+                "try later",
+                2,
+            ),
+        ),
+        request_type="Empty",
+        response_class=_golden_common_v1_common_pb2.Sku,
+    ),
+    "/golden.svc.v1.Health/Status": _policy.MethodPolicy(
+        full_method="/golden.svc.v1.Health/Status",
+        service="golden.svc.v1.Health",
+        method="Status",
+        kind="unary_unary",
+        exception_mappings=(
+            _policy.ExceptionMapping(
+                "builtins.TimeoutError",
+                _grpc.StatusCode.UNAVAILABLE,
+                "try later",
+                2,
+            ),
+        ),
+        request_type="Empty",
+        response_class=_pb2.Probe.Result,
     ),
 }
 
