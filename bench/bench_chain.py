@@ -10,8 +10,9 @@
 (a') The Observer (logging, metrics) alone, per call.
 (b) Loopback: a bare sync ``grpc.server`` vs the same server with the full chain (auth with a trivial
     authenticator, validation, error mapping, metrics on a fresh registry, request id), and variants around
-    it. The servers run in child processes (this file with ``--serve``), each serving every variant; this
-    process is the client and calls the variants in turn, call by call. Per-call latencies, medians.
+    it: the full chain installed both ways, as ``server_interceptors`` and with ``with_chain``. The servers
+    run in child processes (this file with ``--serve``), each serving every variant; this process is the client
+    and calls the variants in turn, call by call. Per-call latencies, medians.
     Targets: the full chain <= 1.05x bare; logging at INFO adds no more than one plain stdlib record does.
 
 The service is ``bench/protos/errgen_bench/v1/chain_bench.proto``, compiled at start into a temporary directory.
@@ -384,8 +385,18 @@ BARE = "bare"
 RECORD = "bare + one stdlib log record"
 OFF = "chain, log+metrics off"
 FULL = "full chain"
+#: The same chain put around the handlers when the servicer is added (``with_chain``), not by an interceptor.
+FULL_WITH = "full chain, with_chain"
 FULL_LOG = "full chain + logging at INFO"
-VARIANTS: Final = (BARE, "pass-through interceptor", RECORD, OFF, FULL, FULL_LOG)
+VARIANTS: Final = (
+    BARE,
+    "pass-through interceptor",
+    RECORD,
+    OFF,
+    FULL,
+    FULL_WITH,
+    FULL_LOG,
+)
 #: What the logging target allows: the chain's record may cost this much more than one plain stdlib record.
 LOG_COST_TOLERANCE: Final = 1.15
 
@@ -399,7 +410,7 @@ def variant_interceptors(
     logging is measured on its own, against one plain stdlib record per call (``RECORD``).
     """
     errgen = generated.errgen
-    if variant == BARE:
+    if variant in (BARE, FULL_WITH):
         return []
     if variant == "pass-through interceptor":
         return [PassThrough()]
@@ -415,13 +426,22 @@ def variant_interceptors(
 
 def serve(
     generated: Generated,
-    interceptors: list[grpc.ServerInterceptor],
+    variant: str,
+    registry: CollectorRegistry,
     initializer: Callable[[], None] | None = None,
 ) -> tuple[grpc.Server, int]:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=4, initializer=initializer),
-        interceptors=interceptors,
+        interceptors=variant_interceptors(variant, generated, registry),
     )
+    if variant == FULL_WITH:
+        server = grpc_errgen.with_chain(
+            server,
+            generated.errgen,
+            authenticate=authenticate,
+            log=False,
+            metrics=registry,
+        )
     generated.pb2_grpc.add_ChainBenchServicer_to_server(
         make_servicer(generated), server
     )
@@ -445,7 +465,8 @@ def serve_variants(generated: Generated, profile: bool) -> None:
     servers = [
         serve(
             generated,
-            variant_interceptors(name, generated, registries[name]),
+            name,
+            registries[name],
             profile_thread if profile and name == FULL else None,
         )
         for name in VARIANTS
@@ -606,7 +627,7 @@ def loopback(
         for server in servers
     ]
     samples: dict[str, list[float]] = {name: [] for name in names}
-    round_ratios = []
+    round_ratios: dict[str, list[float]] = {FULL: [], FULL_WITH: []}
     clock = time.perf_counter_ns
     try:
         calls_of = [
@@ -640,10 +661,11 @@ def loopback(
                         this_round[name].append((clock() - started) / 1000.0)
             for name in names:
                 samples[name].extend(this_round[name])
-            round_ratios.append(
-                statistics.median(this_round[FULL])
-                / statistics.median(this_round[BARE])
-            )
+            for full, ratios in round_ratios.items():
+                ratios.append(
+                    statistics.median(this_round[full])
+                    / statistics.median(this_round[BARE])
+                )
         handled = [server.ask("handled") for server in servers]
     finally:
         for by_name in channels:
@@ -672,15 +694,15 @@ def loopback(
             f"    {name:30s} {medians[name]:10.1f} {p90:8.1f} {medians[name] - bare:9.1f}"
             f" {medians[name] / bare:6.3f}"
         )
+    for full, ratios in round_ratios.items():
+        ratio = medians[full] / bare
+        verdict = "met" if ratio <= LOOPBACK_TARGET_RATIO else "MISSED"
+        print(
+            f"    {full} / bare (medians): {ratio:.3f}  (target <= {LOOPBACK_TARGET_RATIO:.2f}: {verdict});"
+            f" per round (min/median/max): {min(ratios):.3f} / {statistics.median(ratios):.3f} /"
+            f" {max(ratios):.3f}"
+        )
     ratio = medians[FULL] / bare
-    verdict = "met" if ratio <= LOOPBACK_TARGET_RATIO else "MISSED"
-    print(
-        f"    full chain / bare (medians): {ratio:.3f}  (target <= {LOOPBACK_TARGET_RATIO:.2f}: {verdict})"
-    )
-    print(
-        f"    per round (min/median/max): {min(round_ratios):.3f} / "
-        f"{statistics.median(round_ratios):.3f} / {max(round_ratios):.3f}"
-    )
     logging_added = medians[FULL_LOG] - medians[FULL]
     record_added = medians[RECORD] - bare
     log_verdict = (

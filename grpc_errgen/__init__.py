@@ -22,7 +22,7 @@ from grpc_errgen.errors import (
     ValidationRuntimeError,
     Violation,
 )
-from grpc_errgen.server import server_interceptors
+from grpc_errgen.server import server_interceptors, with_chain
 from grpc_errgen.validation import validate, violations
 
 __all__ = [
@@ -45,4 +45,5 @@ __all__ = [
     "time_remaining",
     "validate",
     "violations",
+    "with_chain",
 ]

@@ -246,7 +246,8 @@ class Chain:
             self._reported.add(full_method)
         service = full_method.lstrip("/").rpartition("/")[0]
         LOGGER.error(
-            "%s is served but no module passed to server_interceptors() covers it: its calls are refused "
+            "%s is served but no module passed to server_interceptors() or with_chain() covers it: its "
+            "calls are refused "
             "with PERMISSION_DENIED. Pass %s, or name %s in allow_unlisted=",
             printable(full_method),
             module_hint(service),
@@ -373,6 +374,36 @@ class HandlerCache:
         wrapped = self._wrap(chain, full_method, policy, handler, full_method)
         self._wrapped[full_method] = (handler, wrapped)
         return wrapped
+
+
+class ChainedGenericHandler(grpc.GenericRpcHandler):
+    """A generic handler added through ``with_chain``: the handlers it finds come back wrapped in the chain."""
+
+    __slots__ = ("_generic", "_handlers")
+
+    def __init__(self, generic: grpc.GenericRpcHandler, handlers: HandlerCache) -> None:
+        self._generic = generic
+        self._handlers = handlers
+
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler[Any, Any] | None:
+        handler = self._generic.service(handler_call_details)
+        if handler is None:
+            return None
+        return self._handlers.get(handler_call_details.method, handler)
+
+
+def chained_method_handlers(
+    handlers: HandlerCache,
+    service_name: str,
+    method_handlers: Mapping[str, Handler[Any, Any]],
+) -> dict[str, Handler[Any, Any]]:
+    """A service's registered method handlers, each wrapped in the chain once (``with_chain``)."""
+    return {
+        method: handlers.get(f"/{service_name}/{method}", handler)
+        for method, handler in method_handlers.items()
+    }
 
 
 class MethodRunner:

@@ -1,4 +1,5 @@
-"""The server chain for ``grpc.server``: ``server_interceptors(*modules, ...)``.
+"""The server chain for ``grpc.server``: ``server_interceptors(*modules, ...)``, or ``with_chain(server, *modules,
+...)`` to put it around each servicer's handlers when the servicer is added.
 
 One ``grpc.ServerInterceptor`` wraps each method handler once (cached per method) in one function per
 arity that runs every stage of a call, in SPEC order: logging/metrics, error mapping, auth, validation,
@@ -6,9 +7,9 @@ the handler. What the stages decide lives in ``chain.py``; this file only drives
 
 - ``intercept_service`` runs on grpcio's single serving thread, so it does nothing per call but a dict
   lookup; auth (which may do I/O) and everything else run inside the wrapped handler, in the thread pool;
-- each call runs in its own ``contextvars.Context`` (``CURRENT_CALL``: principal, request id, servicer
-  context), also across the yields of a generator handler, so a handler never sees another call's values and
-  nothing needs resetting;
+- grpcio runs each call in its own ``contextvars.Context``, also across the yields of a generator handler:
+  ``CURRENT_CALL`` (principal, request id, servicer context) is set there, so a handler never sees another
+  call's values and nothing needs resetting;
 - a failed call ends with ``context.set_trailing_metadata`` then ``context.abort``; the handler's own
   ``context.abort`` (grpcio raises a bare ``Exception`` for it) passes through untouched;
 - ``x-request-id`` (the client's when it is 1-128 visible ASCII characters, else a new uuid4) is echoed
@@ -27,8 +28,8 @@ it; then it passes through untouched except for logging/metrics.
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
@@ -38,9 +39,11 @@ from grpc_errgen import auth
 from grpc_errgen.chain import (
     DEFAULT_ALLOW_UNLISTED,
     Chain,
+    ChainedGenericHandler,
     HandlerCache,
     MethodRunner,
     ServerCall,
+    chained_method_handlers,
     gone,
     rpc_method_handler,
 )
@@ -89,6 +92,80 @@ def server_interceptors(
         echo_request_id=echo_request_id,
     )
     return [ChainInterceptor(chain)]
+
+
+def with_chain(
+    server: grpc.Server,
+    *modules: ModuleType | GeneratedFile,
+    authenticate: auth.Authenticator | None = None,
+    authenticate_request: auth.RequestAuthenticator | None = None,
+    log: bool = True,
+    metrics: CollectorRegistry | None = None,
+    map_errors: bool = True,
+    validate: bool = True,
+    allow_unlisted: Iterable[str] = DEFAULT_ALLOW_UNLISTED,
+    echo_request_id: bool = False,
+) -> grpc.Server:
+    """``server`` with the chain of ``server_interceptors`` (same arguments) around every servicer added
+    through the server returned: ``add_FooServicer_to_server(servicer, with_chain(server, foo_errgen, ...))``.
+
+    The chain is the same; it is put around each method's handler once, when the servicer is added, rather
+    than looked up by an interceptor on every call, which saves grpcio's interceptor pipeline on its serving
+    thread. Only what is added through the returned server is chained (add every servicer through it); use
+    it or ``server_interceptors``, not both.
+    """
+    chain = Chain(
+        modules,
+        authenticate=authenticate,
+        authenticate_request=authenticate_request,
+        log=log,
+        metrics=metrics,
+        map_errors=map_errors,
+        validate=validate,
+        allow_unlisted=allow_unlisted,
+        echo_request_id=echo_request_id,
+    )
+    return ChainedServer(server, chain)
+
+
+class ChainedServer(grpc.Server):
+    """What ``with_chain`` returns: ``server``, with the chain around the handlers added through it."""
+
+    def __init__(self, server: grpc.Server, chain: Chain) -> None:
+        self._server = server
+        self._handlers = HandlerCache(chain, wrap_handler)
+
+    def add_generic_rpc_handlers(
+        self, generic_rpc_handlers: Iterable[grpc.GenericRpcHandler]
+    ) -> None:
+        self._server.add_generic_rpc_handlers(
+            [ChainedGenericHandler(h, self._handlers) for h in generic_rpc_handlers]
+        )
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: Mapping[str, Handler]
+    ) -> None:
+        self._server.add_registered_method_handlers(
+            service_name,
+            chained_method_handlers(self._handlers, service_name, method_handlers),
+        )
+
+    def add_insecure_port(self, address: str) -> int:
+        return self._server.add_insecure_port(address)
+
+    def add_secure_port(
+        self, address: str, server_credentials: grpc.ServerCredentials
+    ) -> int:
+        return self._server.add_secure_port(address, server_credentials)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self, grace: float | None) -> threading.Event:
+        return self._server.stop(grace)
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return self._server.wait_for_termination(timeout)
 
 
 class ChainInterceptor(grpc.ServerInterceptor):
@@ -142,28 +219,10 @@ class _Runner(MethodRunner):
 
     __slots__ = ()
 
-    def unary_response(self, request: Any, context: grpc.ServicerContext) -> Any:
-        """unary_unary and stream_unary: the whole call in its own context."""
-        return contextvars.copy_context().run(self._unary_response, request, context)
-
-    def stream_response(
-        self, request: Any, context: grpc.ServicerContext
-    ) -> Iterator[Any]:
-        """unary_stream and stream_stream: every step of the generator in the call's own context."""
-        call_context = contextvars.copy_context()
-        responses = self._stream_response(request, context)
-        try:
-            while True:
-                try:
-                    response = call_context.run(next, responses)
-                except StopIteration:
-                    return
-                yield response
-        finally:
-            call_context.run(responses.close)
-
     def _start(self, metadata: Metadata, context: grpc.ServicerContext) -> ServerCall:
-        """The call, set as ``CURRENT_CALL`` for the handler (in the call's own contextvars context)."""
+        """The call, set as ``CURRENT_CALL`` for the handler. grpcio runs each call, every step of a
+        generator handler included, in a ``contextvars.Context`` of its own: nothing needs resetting.
+        """
         call = self.chain.start(
             self.full_method, self.policy, self.observations, metadata, context
         )
@@ -209,7 +268,8 @@ class _Runner(MethodRunner):
         call.received(request)
         return request
 
-    def _unary_response(self, request: Any, context: grpc.ServicerContext) -> Any:
+    def unary_response(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """unary_unary and stream_unary."""
         metadata = context.invocation_metadata()
         call = self._start(metadata, context)
         try:
@@ -225,9 +285,10 @@ class _Runner(MethodRunner):
         self._succeed(call, context)
         return response
 
-    def _stream_response(
+    def stream_response(
         self, request: Any, context: grpc.ServicerContext
     ) -> Generator[Any, None, None]:
+        """unary_stream and stream_stream."""
         metadata = context.invocation_metadata()
         call = self._start(metadata, context)
         responses: Iterator[Any] | None = None

@@ -21,7 +21,7 @@ from google.rpc import error_details_pb2, status_pb2
 from prometheus_client import CollectorRegistry
 
 from grpc_errgen import current_principal, current_request_id
-from grpc_errgen.aio import server_interceptors
+from grpc_errgen.aio import server_interceptors, with_chain
 from grpc_errgen.context import Principal
 from tests.server_chain_service import (
     ARITIES,
@@ -98,14 +98,21 @@ class Servicer:
             await context.write(await self.act(request, context))
 
 
+#: The two ways to install the chain: grpc.aio's interceptors, or ``with_chain`` when the servicer is added.
+INSTALLS = ("interceptors", "with_chain")
+
+
 @contextlib.asynccontextmanager
 async def serve(
-    generated: Generated, **chain: Any
+    generated: Generated, install: str = "interceptors", **chain: Any
 ) -> AsyncIterator[tuple[Any, Servicer]]:
     servicer = Servicer(generated)
-    server = grpc.aio.server(
-        interceptors=server_interceptors(generated.errgen, **chain)
-    )
+    if install == "with_chain":
+        server = with_chain(grpc.aio.server(), generated.errgen, **chain)
+    else:
+        server = grpc.aio.server(
+            interceptors=server_interceptors(generated.errgen, **chain)
+        )
     generated.pb2_grpc.add_ChainServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -122,10 +129,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     return build_service(tmp_path_factory.mktemp("srvchain_aio"))
 
 
-@pytest.fixture
-async def service(generated: Generated) -> AsyncIterator[tuple[Any, Servicer]]:
+@pytest.fixture(params=INSTALLS)
+async def service(
+    generated: Generated, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[Any, Servicer]]:
     async with serve(
-        generated, authenticate=authenticate, echo_request_id=True
+        generated,
+        install=request.param,
+        authenticate=authenticate,
+        echo_request_id=True,
     ) as running:
         yield running
 

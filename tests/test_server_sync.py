@@ -18,7 +18,12 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from prometheus_client import CollectorRegistry
 
-from grpc_errgen import current_principal, current_request_id, server_interceptors
+from grpc_errgen import (
+    current_principal,
+    current_request_id,
+    server_interceptors,
+    with_chain,
+)
 from grpc_errgen.context import CURRENT_CALL, Principal
 from tests.server_chain_service import (
     ARITIES,
@@ -94,15 +99,22 @@ class Servicer:
             yield self.act(request, context)
 
 
+#: The two ways to install the chain: grpcio's interceptors, or ``with_chain`` when the servicer is added.
+INSTALLS = ("interceptors", "with_chain")
+
+
 @contextlib.contextmanager
 def serve(
-    generated: Generated, workers: int = 8, **chain: Any
+    generated: Generated, workers: int = 8, install: str = "interceptors", **chain: Any
 ) -> Iterator[tuple[Any, Servicer]]:
     servicer = Servicer(generated)
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=workers),
-        interceptors=server_interceptors(generated.errgen, **chain),
-    )
+    pool = futures.ThreadPoolExecutor(max_workers=workers)
+    if install == "with_chain":
+        server = with_chain(grpc.server(pool), generated.errgen, **chain)
+    else:
+        server = grpc.server(
+            pool, interceptors=server_interceptors(generated.errgen, **chain)
+        )
     generated.pb2_grpc.add_ChainServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -119,9 +131,16 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Generated:
     return build_service(tmp_path_factory.mktemp("srvchain"))
 
 
-@pytest.fixture(scope="module")
-def service(generated: Generated) -> Iterator[tuple[Any, Servicer]]:
-    with serve(generated, authenticate=authenticate, echo_request_id=True) as running:
+@pytest.fixture(scope="module", params=INSTALLS)
+def service(
+    generated: Generated, request: pytest.FixtureRequest
+) -> Iterator[tuple[Any, Servicer]]:
+    with serve(
+        generated,
+        install=request.param,
+        authenticate=authenticate,
+        echo_request_id=True,
+    ) as running:
         yield running
 
 

@@ -18,7 +18,9 @@ HEADER = """\
 from __future__ import annotations
 
 import grpc
+import grpc.aio
 
+import grpc_errgen
 from shop.v1 import orders_errgen, orders_pb2, orders_pb2_grpc
 """
 
@@ -46,6 +48,19 @@ def checks(item: orders_pb2.LineItem) -> list[str]:
 
 def raise_typed() -> None:
     raise orders_errgen.OrderNotFound("no such order", metadata={"order_id": "1"})
+
+
+def serve(
+    servicer: orders_pb2_grpc.OrderServiceServicer,
+    server: grpc.Server,
+    aio_server: grpc.aio.Server,
+) -> None:
+    # with_chain returns a server the generated add_..._to_server accepts, sync and aio.
+    chained = grpc_errgen.with_chain(server, orders_errgen, log=False)
+    orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, chained)
+    chained.start()
+    aio_chained = grpc_errgen.aio.with_chain(aio_server, orders_errgen)
+    orders_pb2_grpc.add_OrderServiceServicer_to_server(servicer, aio_chained)
 """
 
 #: file -> (code, a regex the mypy error line must match)
@@ -82,6 +97,10 @@ BAD = {
     "policy_timeout_is_optional": (
         "t: float = orders_errgen.ORDER_SERVICE_POLICY['/shop.v1.OrderService/GetOrder'].timeout\n",
         r'Incompatible types in assignment \(expression has type "float \| None", variable has type "float"\)',
+    ),
+    "with_chain_needs_the_server": (
+        "chained = grpc_errgen.with_chain(orders_errgen, log=False)\n",
+        r'Argument 1 to "with_chain" has incompatible type .*expected "Server"\s+\[arg-type\]',
     ),
 }
 

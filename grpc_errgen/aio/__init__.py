@@ -2,7 +2,7 @@
 
 from grpc_errgen.aio.auth import bearer_token
 from grpc_errgen.aio.client import client_interceptors
-from grpc_errgen.aio.server import server_interceptors
+from grpc_errgen.aio.server import server_interceptors, with_chain
 from grpc_errgen.client import channel_options
 
 __all__ = [
@@ -10,4 +10,5 @@ __all__ = [
     "channel_options",
     "client_interceptors",
     "server_interceptors",
+    "with_chain",
 ]

@@ -1,4 +1,6 @@
-"""The server chain for ``grpc.aio.server``: ``grpc_errgen.aio.server_interceptors(*modules, ...)``.
+"""The server chain for ``grpc.aio.server``: ``grpc_errgen.aio.server_interceptors(*modules, ...)``, or
+``grpc_errgen.aio.with_chain(server, *modules, ...)`` to put it around each servicer's handlers when the servicer
+is added.
 
 The twin of ``grpc_errgen/server.py``, with the same stages in the same order (logging/metrics, error
 mapping, auth, validation, the handler) and the same decisions, which live in ``chain.py``. Only driving
@@ -29,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextvars import Token
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
@@ -41,9 +43,11 @@ from grpc_errgen import auth
 from grpc_errgen.chain import (
     DEFAULT_ALLOW_UNLISTED,
     Chain,
+    ChainedGenericHandler,
     HandlerCache,
     MethodRunner,
     ServerCall,
+    chained_method_handlers,
     gone,
     rpc_method_handler,
 )
@@ -89,6 +93,81 @@ def server_interceptors(
         echo_request_id=echo_request_id,
     )
     return [ChainInterceptor(chain)]
+
+
+def with_chain(
+    server: grpc.aio.Server,
+    *modules: ModuleType | GeneratedFile,
+    authenticate: auth.AsyncAuthenticator | auth.Authenticator | None = None,
+    authenticate_request: (
+        auth.AsyncRequestAuthenticator | auth.RequestAuthenticator | None
+    ) = None,
+    log: bool = True,
+    metrics: CollectorRegistry | None = None,
+    map_errors: bool = True,
+    validate: bool = True,
+    allow_unlisted: Iterable[str] = DEFAULT_ALLOW_UNLISTED,
+    echo_request_id: bool = False,
+) -> grpc.aio.Server:
+    """``server`` with the chain of ``server_interceptors`` (same arguments) around every servicer added
+    through the server returned: ``add_FooServicer_to_server(servicer, with_chain(server, foo_errgen, ...))``.
+
+    The chain is the same; it is put around each method's handler once, when the servicer is added, rather
+    than looked up by an interceptor coroutine on every call. Only what is added through the returned server
+    is chained (add every servicer through it); use it or ``server_interceptors``, not both.
+    """
+    chain = Chain(
+        modules,
+        authenticate=authenticate,
+        authenticate_request=authenticate_request,
+        log=log,
+        metrics=metrics,
+        map_errors=map_errors,
+        validate=validate,
+        allow_unlisted=allow_unlisted,
+        echo_request_id=echo_request_id,
+    )
+    return ChainedServer(server, chain)
+
+
+class ChainedServer(grpc.aio.Server):
+    """What ``with_chain`` returns: ``server``, with the chain around the handlers added through it."""
+
+    def __init__(self, server: grpc.aio.Server, chain: Chain) -> None:
+        self._server = server
+        self._handlers = HandlerCache(chain, wrap_handler)
+
+    def add_generic_rpc_handlers(
+        self, generic_rpc_handlers: Iterable[grpc.GenericRpcHandler]
+    ) -> None:
+        self._server.add_generic_rpc_handlers(
+            [ChainedGenericHandler(h, self._handlers) for h in generic_rpc_handlers]
+        )
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: Mapping[str, Handler]
+    ) -> None:
+        self._server.add_registered_method_handlers(
+            service_name,
+            chained_method_handlers(self._handlers, service_name, method_handlers),
+        )
+
+    def add_insecure_port(self, address: str) -> int:
+        return self._server.add_insecure_port(address)
+
+    def add_secure_port(
+        self, address: str, server_credentials: grpc.ServerCredentials
+    ) -> int:
+        return self._server.add_secure_port(address, server_credentials)
+
+    async def start(self) -> None:
+        await self._server.start()
+
+    async def stop(self, grace: float | None) -> None:
+        await self._server.stop(grace)
+
+    async def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return await self._server.wait_for_termination(timeout)
 
 
 class ChainInterceptor(grpc.aio.ServerInterceptor):
