@@ -601,7 +601,10 @@ class ServerCall(CallScope):
         """One response message passes to grpcio: count it, after checking it is the method's response class
         (``MethodPolicy.response_class``). Anything else raises the chain's INTERNAL refusal (``rejection``),
         which ends the call before the message reaches grpcio: its serializer would fail only after the call
-        was recorded as OK."""
+        was recorded as OK. Once the chain has refused the call (a handler that swallowed the refusal and went
+        on), nothing more passes: the refusal is raised again."""
+        if self.rejection is not None:
+            raise self.rejection
         policy = self.policy
         if policy is not None:
             expected = policy.response_class

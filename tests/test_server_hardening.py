@@ -515,6 +515,79 @@ def test_mapped_exception_adds_no_record_of_its_own(
     assert "builtins.KeyError mapped to ABORTED" in record.getMessage()
 
 
+def test_a_swallowed_refusal_stops_the_responses_that_follow(
+    generated: Generated,
+) -> None:
+    pb2 = generated.pb2
+
+    class Swallowing(SyncServicer):
+        def Bidi(self, request_iterator: Iterator[Any], context: Any) -> Iterator[Any]:
+            try:
+                for request in request_iterator:
+                    yield pb2.Resp(text=request.name)
+            except grpc_errgen.ValidationError:
+                pass  # the handler goes on as if the bad request had not come
+            yield pb2.Resp(text="after the refusal")
+
+    requests = [pb2.Req(mode="ok", name="good"), pb2.Req(mode="ok", name="x")]
+    with sync_server(generated, generated.errgen, servicer=Swallowing(generated)) as (
+        port,
+        _,
+    ):
+        channel, stub = stub_on(generated, port)
+        with channel:
+            call = stub.Bidi(iter(requests), timeout=10)
+            received = []
+            with pytest.raises(grpc.RpcError) as raised:
+                for response in call:
+                    received.append(response.text)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert received == ["good"]
+
+
+async def test_aio_a_swallowed_refusal_stops_the_writes_that_follow(
+    generated: Generated,
+) -> None:
+    pb2 = generated.pb2
+
+    class Swallowing(generated.pb2_grpc.ChainServicer):  # type: ignore[misc,name-defined]
+        async def Bidi(
+            self, request_iterator: AsyncIterator[Any], context: Any
+        ) -> None:
+            try:
+                async for request in request_iterator:
+                    await context.write(pb2.Resp(text=request.name))
+            except grpc_errgen.ValidationError:
+                pass  # the handler goes on as if the bad request had not come
+            with contextlib.suppress(grpc_errgen.ValidationError):
+                await context.write(pb2.Resp(text="after the refusal"))
+
+    server = grpc.aio.server(
+        interceptors=grpc_errgen.aio.server_interceptors(
+            generated.errgen, authenticate=writer
+        )
+    )
+    generated.pb2_grpc.add_ChainServicer_to_server(Swallowing(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = generated.pb2_grpc.ChainStub(channel)
+            call = stub.Bidi(timeout=10)
+            await call.write(pb2.Req(mode="ok", name="good"))
+            first = await call.read()
+            await call.write(pb2.Req(mode="ok", name="x"))
+            await call.done_writing()
+            rest = []
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                while (response := await call.read()) is not grpc.aio.EOF:
+                    rest.append(response.text)
+    finally:
+        await server.stop(None)
+    assert first.text == "good" and rest == []
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 # ------------------------------------------------------------------ auth
 
 
