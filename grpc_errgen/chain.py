@@ -27,13 +27,19 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import Token
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import grpc
 
 from grpc_errgen import auth
-from grpc_errgen.context import REQUEST_ID_KEY, CallScope, new_request_id
+from grpc_errgen.context import (
+    CURRENT_CALL,
+    REQUEST_ID_KEY,
+    CallScope,
+    new_request_id,
+)
 from grpc_errgen.errors import (
     CatalogueError,
     Internal,
@@ -455,6 +461,21 @@ class MethodRunner:
         self.behavior = behavior
 
 
+def reset_current(token: Token[CallScope | None]) -> None:
+    """Take the call out of ``CURRENT_CALL`` when it ends (``token``: what setting it returned).
+
+    Left there, a sync call would stay in grpcio's per-call ``contextvars.Context``, which grpcio's state of
+    the call holds: a cycle (context, our call, its servicer context, grpcio's state) that keeps the call and
+    its grpc core resources alive until the cyclic garbage collector runs, instead of freeing them at once.
+    """
+    try:  # noqa: SIM105 - once per call: contextlib.suppress costs a context manager object
+        CURRENT_CALL.reset(token)
+    except ValueError:
+        # A generator closed by the garbage collector, or an async generator by the event loop's finaliser,
+        # runs in another context: nothing to reset there.
+        pass
+
+
 def gone(context: Any) -> grpc.StatusCode:
     """Why a call ended early on the client's side: its deadline passed, or it was cancelled (``context``:
     the call's sync or aio servicer context)."""
@@ -697,12 +718,16 @@ class ServerCall(CallScope):
         )
 
     def finish(self, code: grpc.StatusCode, error: BaseException | None = None) -> None:
-        """Record the outcome, once (the first caller wins)."""
+        """Record the outcome, once (the first caller wins). The observation is let go then: it and the
+        call refer to each other, and that cycle would keep the call (its servicer context, grpcio's state of
+        the call) alive until the cyclic garbage collector runs instead of freeing it when the call ends."""
         if self.finished:
             return
         self.finished = True
-        if self.observation is not None:
-            self.observation.finish(code, error)
+        observation = self.observation
+        if observation is not None:
+            self.observation = None
+            observation.finish(code, error)
 
 
 def _type_name(cls: type) -> str:

@@ -9,7 +9,7 @@ the handler. What the stages decide lives in ``chain.py``; this file only drives
   lookup; auth (which may do I/O) and everything else run inside the wrapped handler, in the thread pool;
 - grpcio runs each call in its own ``contextvars.Context``, also across the yields of a generator handler:
   ``CURRENT_CALL`` (principal, request id, servicer context) is set there, so a handler never sees another
-  call's values and nothing needs resetting;
+  call's values; it is reset when the call ends, which frees the call at once (``chain.reset_current``);
 - a failed call ends with ``context.set_trailing_metadata`` then ``context.abort``; the handler's own
   ``context.abort`` (grpcio raises a bare ``Exception`` for it) passes through untouched;
 - ``x-request-id`` (the client's when it is 1-128 visible ASCII characters, else a new uuid4) is echoed
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextvars import Token
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
@@ -45,9 +46,10 @@ from grpc_errgen.chain import (
     ServerCall,
     chained_method_handlers,
     gone,
+    reset_current,
     rpc_method_handler,
 )
-from grpc_errgen.context import CURRENT_CALL
+from grpc_errgen.context import CURRENT_CALL, CallScope
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
 
@@ -219,15 +221,16 @@ class _Runner(MethodRunner):
 
     __slots__ = ()
 
-    def _start(self, metadata: Metadata, context: grpc.ServicerContext) -> ServerCall:
-        """The call, set as ``CURRENT_CALL`` for the handler. grpcio runs each call, every step of a
-        generator handler included, in a ``contextvars.Context`` of its own: nothing needs resetting.
+    def _start(
+        self, metadata: Metadata, context: grpc.ServicerContext
+    ) -> tuple[ServerCall, Token[CallScope | None]]:
+        """The call, set as ``CURRENT_CALL`` for the handler; the token resets it. grpcio runs each call,
+        every step of a generator handler included, in a ``contextvars.Context`` of its own.
         """
         call = self.chain.start(
             self.full_method, self.policy, self.observations, metadata, context
         )
-        CURRENT_CALL.set(call)
-        return call
+        return call, CURRENT_CALL.set(call)
 
     def _admit(
         self,
@@ -271,7 +274,7 @@ class _Runner(MethodRunner):
     def unary_response(self, request: Any, context: grpc.ServicerContext) -> Any:
         """unary_unary and stream_unary."""
         metadata = context.invocation_metadata()
-        call = self._start(metadata, context)
+        call, current = self._start(metadata, context)
         try:
             request = self._admit(call, metadata, request, context)
             response = self.behavior(request, context)
@@ -282,6 +285,8 @@ class _Runner(MethodRunner):
             call.sent(response)
         except BaseException as exc:
             self._fail(call, context, exc)
+        finally:
+            reset_current(current)
         self._succeed(call, context)
         return response
 
@@ -290,7 +295,7 @@ class _Runner(MethodRunner):
     ) -> Generator[Any, None, None]:
         """unary_stream and stream_stream."""
         metadata = context.invocation_metadata()
-        call = self._start(metadata, context)
+        call, current = self._start(metadata, context)
         responses: Iterator[Any] | None = None
         try:
             request = self._admit(call, metadata, request, context)
@@ -310,6 +315,7 @@ class _Runner(MethodRunner):
             close = getattr(responses, "close", None)
             if close is not None:
                 close()
+            reset_current(current)
         self._succeed(call, context)
 
     def _succeed(self, call: ServerCall, context: grpc.ServicerContext) -> None:

@@ -49,6 +49,7 @@ from grpc_errgen.chain import (
     ServerCall,
     chained_method_handlers,
     gone,
+    reset_current,
     rpc_method_handler,
 )
 from grpc_errgen.context import CURRENT_CALL, CallScope
@@ -281,7 +282,7 @@ class _Runner(MethodRunner):
         except BaseException as exc:
             await self._fail(call, context, exc)
         finally:
-            _reset(current)
+            reset_current(current)
         self._succeed(call, context)
         return response
 
@@ -313,7 +314,7 @@ class _Runner(MethodRunner):
             if responses is not None:
                 with contextlib.suppress(Exception):
                     await responses.aclose()
-            _reset(current)
+            reset_current(current)
         self._succeed(call, context)
 
     def _succeed(
@@ -402,14 +403,6 @@ def _metadata(metadata: Iterable[tuple[str, str | bytes]] | None) -> Metadata:
     if type(metadata) is tuple:  # what grpc.aio returns: no copy
         return metadata
     return tuple(metadata or ())
-
-
-def _reset(current: Token[CallScope | None]) -> None:
-    try:  # noqa: SIM105 - once per call: contextlib.suppress costs a context manager object
-        CURRENT_CALL.reset(current)
-    except ValueError:
-        # An async generator closed by the event loop's finaliser runs in another context: nothing to reset.
-        pass
 
 
 class _Requests(AsyncIterator[Any]):
