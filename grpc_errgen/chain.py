@@ -720,7 +720,8 @@ class ServerCall(CallScope):
     def finish(self, code: grpc.StatusCode, error: BaseException | None = None) -> None:
         """Record the outcome, once (the first caller wins). The observation is let go then: it and the
         call refer to each other, and that cycle would keep the call (its servicer context, grpcio's state of
-        the call) alive until the cyclic garbage collector runs instead of freeing it when the call ends."""
+        the call) alive until the cyclic garbage collector runs instead of freeing it when the call ends.
+        """
         if self.finished:
             return
         self.finished = True
