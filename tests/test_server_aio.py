@@ -524,9 +524,13 @@ async def test_a_rule_that_cannot_be_evaluated_fails_the_call_as_internal(
     assert [name for seen_rid, name in servicer.seen if seen_rid == rid] == []
 
 
-def live_calls() -> int:
-    """The chain's calls still in memory."""
-    return sum(type(thing) is ServerCall for thing in gc.get_objects())
+def live_calls(before: list[ServerCall]) -> int:
+    """The chain's calls still in memory, but for those of ``before`` (other tests' calls still running)."""
+    kept = {id(call) for call in before}
+    return sum(
+        type(thing) is ServerCall and id(thing) not in kept
+        for thing in gc.get_objects()
+    )
 
 
 @pytest.mark.parametrize("install", INSTALLS)
@@ -539,6 +543,7 @@ async def test_a_finished_call_is_freed_without_the_garbage_collector(
     cyclic collector off, by counting the chain's live calls.
     """
     gc.collect()
+    before = [thing for thing in gc.get_objects() if type(thing) is ServerCall]
     gc.disable()
     try:
         async with serve(
@@ -550,9 +555,9 @@ async def test_a_finished_call_is_freed_without_the_garbage_collector(
             # The server finishes each call just after the client has its status: let the loop run
             # (a bounded number of short sleeps) until the last ones are done.
             for _ in range(500):
-                if live_calls() == 0:
+                if live_calls(before) == 0:
                     break
                 await asyncio.sleep(0.01)
-            assert live_calls() == 0
+            assert live_calls(before) == 0
     finally:
         gc.enable()
