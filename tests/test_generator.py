@@ -608,3 +608,46 @@ def test_policies_carry_response_classes_of_any_file(tmp_path: Path) -> None:
         policies["/gen.resp.v1.Resp/List"].response_class
         is load("gen.resp.v1.svc_pb2").Outer.Inner
     )
+
+
+def test_response_classes_of_files_whose_paths_give_the_same_alias(
+    tmp_path: Path,
+) -> None:
+    """``a_b/item.proto`` and ``a/b_item.proto`` both read as ``_..._a_b_item_pb2``: each keeps its own
+    alias, so each rpc's response class is its own (not the other file's, nor a module that fails to
+    import)."""
+    build(
+        tmp_path,
+        {
+            "gen/alias/v1/a_b/item.proto": """
+                syntax = "proto3";
+                package gen.alias.v1.ab;
+                message Item { string x = 1; }
+            """,
+            "gen/alias/v1/a/b_item.proto": """
+                syntax = "proto3";
+                package gen.alias.v1.a;
+                message Item { string y = 1; }
+            """,
+            "gen/alias/v1/svc.proto": """
+                syntax = "proto3";
+                package gen.alias.v1;
+                import "gen/alias/v1/a_b/item.proto";
+                import "gen/alias/v1/a/b_item.proto";
+                message Req {}
+                service Alias {
+                  rpc First(Req) returns (gen.alias.v1.ab.Item);
+                  rpc Second(Req) returns (gen.alias.v1.a.Item);
+                }
+            """,
+        },
+    )
+    policies = load("gen.alias.v1.svc_errgen").ALIAS_POLICY
+    assert (
+        policies["/gen.alias.v1.Alias/First"].response_class
+        is load("gen.alias.v1.a_b.item_pb2").Item
+    )
+    assert (
+        policies["/gen.alias.v1.Alias/Second"].response_class
+        is load("gen.alias.v1.a.b_item_pb2").Item
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import keyword
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -117,10 +118,11 @@ def _policy(
     service_name: str,
     method: Method,
     dependencies: dict[str, None],
-    messages: dict[str, None],
+    pb2_aliases: Mapping[str, str],
 ) -> PolicyView:
-    """The policy of one method; the generated modules it refers to are added to ``dependencies``, the files
-    whose ``_pb2`` module it reads to ``messages``."""
+    """The policy of one method; the generated modules it refers to are added to ``dependencies``
+    (``pb2_aliases``: the alias of each file's ``_pb2`` module, its response's file among them).
+    """
     args = [
         f"full_method={literal(method.full_method)}",
         f"service={literal(service_name)}",
@@ -172,8 +174,7 @@ def _policy(
         args.append("skip_validation=True")
     args.append(f"request_type={literal(method.request_type.rpartition('.')[2])}")
     response = method.response
-    messages[response.proto] = None
-    module = names.pb2_alias(response.proto, model.proto)
+    module = pb2_aliases[response.proto]
     args.append(f"response_class={names.message_class(response.nested_name, module)}")
     if method.retry is not None:
         args.append(_retry(method.retry))
@@ -230,11 +231,17 @@ def module_view(model: FileModel) -> ModuleView:
     validators = file_source(model.validators)
     dependencies = dict.fromkeys(validators.dependencies)
     # The files whose _pb2 module is imported: this file's for its validators, any file's for response classes.
-    messages: dict[str, None] = {model.proto: None} if validators.functions else {}
+    files = [model.proto] if validators.functions else []
+    files += [
+        method.response.proto
+        for service in model.services
+        for method in service.methods
+    ]
+    pb2_aliases = names.pb2_aliases(files, model.proto)
     services = []
     for service in model.services:
         policies = tuple(
-            _policy(model, service.full_name, method, dependencies, messages)
+            _policy(model, service.full_name, method, dependencies, pb2_aliases)
             for method in service.methods
         )
         services.append(
@@ -248,8 +255,8 @@ def module_view(model: FileModel) -> ModuleView:
     if validators.uses_cel:
         runtime.insert(0, "grpc_errgen.cel")
     user_imports = [
-        f"import {names.pb2_module(proto)} as {names.pb2_alias(proto, model.proto)}"
-        for proto in messages
+        f"import {names.pb2_module(proto)} as {alias}"
+        for proto, alias in pb2_aliases.items()
     ]
     user_imports += [
         f"import {names.errgen_module(proto)} as {names.dependency_alias(proto)}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Iterable
 from functools import cache
 
 #: module -> alias, for everything the generated module imports besides the user's modules.
@@ -52,13 +53,26 @@ def dependency_alias(proto_name: str) -> str:
     return "_" + errgen_module(proto_name).replace(".", "_")
 
 
-def pb2_alias(proto_name: str, here: str) -> str:
-    """The alias of ``proto_name``'s ``_pb2`` module in the generated module of ``here``: ``_pb2`` for its own,
-    ``_google_protobuf_empty_pb2`` for another file's (the full path, as ``dependency_alias``).
+def pb2_aliases(protos: Iterable[str], here: str) -> dict[str, str]:
+    """The alias of each file's ``_pb2`` module in the generated module of ``here``: ``_pb2`` for its own,
+    ``_google_protobuf_empty_pb2`` for another file's (its full path, as ``dependency_alias``). Two paths can
+    read the same (``a_b/item.proto``, ``a/b_item.proto``): the later one in sorted order gets ``_2`` (``_3``...)
+    after it, which no other file's alias can be (those end in ``_pb2``).
     """
-    if proto_name == here:
-        return PB2_ALIAS
-    return "_" + pb2_module(proto_name).replace(".", "_")
+    aliases: dict[str, str] = {}
+    taken: set[str] = set()
+    for proto in sorted(set(protos)):
+        if proto == here:
+            alias = PB2_ALIAS
+        else:
+            alias = base = "_" + pb2_module(proto).replace(".", "_")
+            number = 1
+            while alias in taken:
+                number += 1
+                alias = f"{base}_{number}"
+        aliases[proto] = alias
+        taken.add(alias)
+    return aliases
 
 
 def qualified(name: str, proto: str, here: str, dependencies: dict[str, None]) -> str:
