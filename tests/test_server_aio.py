@@ -458,10 +458,18 @@ async def test_a_slow_authenticator_does_not_serialise_calls(
     assert [o.responses[0].principal for o in outcomes] == [f"t{i}" for i in range(6)]
 
 
-async def test_metrics_count_every_outcome(generated: Generated) -> None:
+@pytest.mark.parametrize("install", INSTALLS)
+async def test_metrics_count_every_outcome(generated: Generated, install: str) -> None:
+    """Once per call, also with ``with_chain``, whose server gets each servicer both as registered methods
+    and as a generic handler (``add_ChainServicer_to_server``): the same handler is wrapped once.
+    """
     registry = CollectorRegistry()
     async with serve(
-        generated, authenticate=authenticate, log=False, metrics=registry
+        generated,
+        install=install,
+        authenticate=authenticate,
+        log=False,
+        metrics=registry,
     ) as (stub, _):
         await invoke(stub, generated.pb2, "unary_stream", count=3)
         await invoke(stub, generated.pb2, "unary_stream", "abort", count=1)
