@@ -197,3 +197,19 @@ async def test_aio_allow_unlisted_passes_through_with_chain(
             assert await call(b"hi", timeout=10) == b"hi"
     finally:
         await server.stop(None)
+
+
+async def test_a_chained_server_is_not_chained_again(generated: Generated) -> None:
+    # Twice would run every stage twice (two records, two counts per call): one call takes every module.
+    chained = grpc_errgen.with_chain(
+        grpc.server(futures.ThreadPoolExecutor(max_workers=1)),
+        generated.errgen,
+        authenticate=writer,
+    )
+    with pytest.raises(ValueError, match="already has the chain"):
+        grpc_errgen.with_chain(chained, generated.errgen, authenticate=writer)
+    aio_chained = grpc_errgen.aio.with_chain(
+        grpc.aio.server(), generated.errgen, authenticate=writer
+    )
+    with pytest.raises(ValueError, match="already has the chain"):
+        grpc_errgen.aio.with_chain(aio_chained, generated.errgen, authenticate=writer)

@@ -115,8 +115,13 @@ def with_chain(
 
     The chain is the same; it is put around each method's handler once, when the servicer is added, rather
     than looked up by an interceptor coroutine on every call. Only what is added through the returned server
-    is chained (add every servicer through it); use it or ``server_interceptors``, not both.
+    is chained (add every servicer through it); use it or ``server_interceptors``, not both (a server
+    ``with_chain`` returned is refused).
     """
+    if isinstance(server, ChainedServer):
+        raise ValueError(
+            "with_chain(): this server already has the chain; pass every module to one with_chain() call"
+        )
     chain = Chain(
         modules,
         authenticate=authenticate,
