@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from google.protobuf import empty_pb2
 
 from grpc_errgen import errors
+from grpc_errgen.codegen.backend import names
 from grpc_errgen.codegen.cli import main as cli
 from grpc_errgen.codegen.resources import include_dir
 from grpc_errgen.policy import GeneratedFile, service_config
@@ -651,3 +652,112 @@ def test_response_classes_of_files_whose_paths_give_the_same_alias(
         policies["/gen.alias.v1.Alias/Second"].response_class
         is load("gen.alias.v1.a.b_item_pb2").Item
     )
+
+
+def test_errgen_modules_of_files_whose_paths_give_the_same_alias(
+    tmp_path: Path,
+) -> None:
+    """``a_b/x.proto`` and ``a/b_x.proto`` both read as ``_..._a_b_x_errgen``: a file using the errors and the
+    validators of both imports each module under its own alias, so each name resolves in its own module (the
+    same catalogue, value and message names in both, so a wrong module would not even fail to import).
+    """
+
+    def declaring(package: str, domain: str, rule: str) -> str:
+        return f"""
+            syntax = "proto3";
+            package {package};
+            import "grpc_errgen/options.proto";
+            enum Errs {{
+              option (errgen.errors) = {{ domain: "{domain}" }};
+              ERRS_UNSPECIFIED = 0;
+              GONE = 1 [(errgen.error) = {{ code: NOT_FOUND }}];
+            }}
+            message Item {{ string s = 1 [(errgen.field).string = {{ {rule} }}]; }}
+        """
+
+    out = build(
+        tmp_path,
+        {
+            "gen/dalias/v1/a_b/x.proto": declaring(
+                "gen.dalias.v1.ab", "ab.example", "min_len: 1"
+            ),
+            "gen/dalias/v1/a/b_x.proto": declaring(
+                "gen.dalias.v1.a", "a.example", "max_len: 1"
+            ),
+            "gen/dalias/v1/svc.proto": """
+                syntax = "proto3";
+                package gen.dalias.v1;
+                import "grpc_errgen/options.proto";
+                import "gen/dalias/v1/a_b/x.proto";
+                import "gen/dalias/v1/a/b_x.proto";
+                message Req {
+                  gen.dalias.v1.ab.Item first = 1;
+                  gen.dalias.v1.a.Item second = 2;
+                }
+                message Resp {}
+                service Svc {
+                  rpc Both(Req) returns (Resp) {
+                    option (errgen.method) = {
+                      errors: ["gen.dalias.v1.ab.Errs.GONE", "gen.dalias.v1.a.Errs.GONE"]
+                    };
+                  }
+                  rpc First(gen.dalias.v1.ab.Item) returns (Resp);
+                  rpc Second(gen.dalias.v1.a.Item) returns (Resp);
+                }
+            """,
+        },
+    )
+    ab = load("gen.dalias.v1.a_b.x_errgen")
+    a = load("gen.dalias.v1.a.b_x_errgen")
+    svc = load("gen.dalias.v1.svc_errgen")
+    source = (out / "gen" / "dalias" / "v1" / "svc_errgen.py").read_text()
+    imports = [
+        line.split() for line in source.splitlines() if line.startswith("import ")
+    ]
+    aliases = {words[3]: words[1] for words in imports}
+    assert len(aliases) == len(imports)
+    for alias, module in aliases.items():
+        assert getattr(svc, alias) is sys.modules[module], alias
+    policies = svc.SVC_POLICY
+    assert policies["/gen.dalias.v1.Svc/Both"].errors == (ab.Gone, a.Gone)
+    assert policies["/gen.dalias.v1.Svc/First"].validator is ab.validate_Item
+    assert policies["/gen.dalias.v1.Svc/Second"].validator is a.validate_Item
+    svc_pb2 = load("gen.dalias.v1.svc_pb2")
+    bad = svc_pb2.Req(first={"s": ""}, second={"s": "long"})
+    assert [(v.field, v.rule) for v in svc.validate_Req(bad)] == [
+        ("first.s", "string.min_len"),
+        ("second.s", "string.max_len"),
+    ]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--explicit-package-bases",
+            "--no-error-summary",
+            "gen/dalias/v1/svc_errgen.py",
+        ],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+
+
+def test_three_paths_that_read_the_same_alias_get_three_aliases() -> None:
+    """The rule behind both tests above, for more than two files; a path that reads alone keeps its alias."""
+    protos = ["a_b/c_x.proto", "a/b_c_x.proto", "a_b_c/x.proto", "other.proto"]
+    assert names.dependency_aliases(protos) == {
+        "a/b_c_x.proto": "_a_b_c_x_errgen",
+        "a_b/c_x.proto": "_a_b_c_x_errgen_2",
+        "a_b_c/x.proto": "_a_b_c_x_errgen_3",
+        "other.proto": "_other_errgen",
+    }
+    assert names.pb2_aliases(protos, "other.proto") == {
+        "a/b_c_x.proto": "_a_b_c_x_pb2",
+        "a_b/c_x.proto": "_a_b_c_x_pb2_2",
+        "a_b_c/x.proto": "_a_b_c_x_pb2_3",
+        "other.proto": "_pb2",
+    }

@@ -17,7 +17,11 @@ import jinja2
 
 from grpc_errgen.codegen.backend import names
 from grpc_errgen.codegen.backend.literals import Value, docstring, literal, tuple_of
-from grpc_errgen.codegen.backend.validators import FileValidatorsSource, file_source
+from grpc_errgen.codegen.backend.validators import (
+    FileValidatorsSource,
+    called_files,
+    file_source,
+)
 from grpc_errgen.codegen.format import LINE_LENGTH, black_stable
 from grpc_errgen.codegen.model.files import (
     Catalogue,
@@ -117,11 +121,12 @@ def _policy(
     model: FileModel,
     service_name: str,
     method: Method,
-    dependencies: dict[str, None],
+    aliases: Mapping[str, str],
     pb2_aliases: Mapping[str, str],
 ) -> PolicyView:
-    """The policy of one method; the generated modules it refers to are added to ``dependencies``
-    (``pb2_aliases``: the alias of each file's ``_pb2`` module, its response's file among them).
+    """The policy of one method (``aliases``: the alias of each other file's generated module, those of its
+    errors and its request's validator among them; ``pb2_aliases``: of each file's ``_pb2`` module, its
+    response's file among them).
     """
     args = [
         f"full_method={literal(method.full_method)}",
@@ -138,7 +143,7 @@ def _policy(
     if method.errors:
         classes = [
             names.qualified(
-                names.error_class(ref.reason), ref.proto, model.proto, dependencies
+                names.error_class(ref.reason), ref.proto, model.proto, aliases
             )
             for ref in method.errors
         ]
@@ -160,16 +165,14 @@ def _policy(
         )
         args.append("exception_mappings=(\n" + mappings + "        )")
     found = model.validators.validated.get(method.request_type)
-    # The validator's module is imported (its ERRGEN brought along) even when the method skips validation.
-    if found is not None:
+    if found is not None and not method.skip_validation:
         validator = names.qualified(
             names.validator_function(found.nested_name),
             found.proto,
             model.proto,
-            dependencies,
+            aliases,
         )
-        if not method.skip_validation:
-            args.append(f"validator={validator}")
+        args.append(f"validator={validator}")
     if method.skip_validation:
         args.append("skip_validation=True")
     args.append(f"request_type={literal(method.request_type.rpartition('.')[2])}")
@@ -227,9 +230,25 @@ def _service_config(model: FileModel) -> str | None:
     return literal(text)
 
 
+def _dependencies(model: FileModel) -> set[str]:
+    """The other files whose generated module this one imports: for the errors its rpcs declare, its requests'
+    validators (imported, their ERRGEN brought along, even when a method skips validation) and the validators
+    its own validators call."""
+    files = set(called_files(model.validators))
+    for service in model.services:
+        for method in service.methods:
+            files.update(ref.proto for ref in method.errors)
+            found = model.validators.validated.get(method.request_type)
+            if found is not None:
+                files.add(found.proto)
+    files.discard(model.proto)
+    return files
+
+
 def module_view(model: FileModel) -> ModuleView:
-    validators = file_source(model.validators)
-    dependencies = dict.fromkeys(validators.dependencies)
+    # Every alias is decided before any source is written: two files' paths can read the same.
+    aliases = names.dependency_aliases(_dependencies(model))
+    validators = file_source(model.validators, aliases)
     # The files whose _pb2 module is imported: this file's for its validators, any file's for response classes.
     files = [model.proto] if validators.functions else []
     files += [
@@ -241,7 +260,7 @@ def module_view(model: FileModel) -> ModuleView:
     services = []
     for service in model.services:
         policies = tuple(
-            _policy(model, service.full_name, method, dependencies, pb2_aliases)
+            _policy(model, service.full_name, method, aliases, pb2_aliases)
             for method in service.methods
         )
         services.append(
@@ -259,12 +278,10 @@ def module_view(model: FileModel) -> ModuleView:
         for proto, alias in pb2_aliases.items()
     ]
     user_imports += [
-        f"import {names.errgen_module(proto)} as {names.dependency_alias(proto)}"
-        for proto in sorted(dependencies)
+        f"import {names.errgen_module(proto)} as {alias}"
+        for proto, alias in aliases.items()
     ]
-    imported = tuple(
-        f"{names.dependency_alias(proto)}.ERRGEN" for proto in sorted(dependencies)
-    )
+    imported = tuple(f"{alias}.ERRGEN" for alias in aliases.values())
     return ModuleView(
         uses_grpc=bool(model.catalogues)
         or any(

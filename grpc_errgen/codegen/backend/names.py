@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 
 #: module -> alias, for everything the generated module imports besides the user's modules.
@@ -48,41 +48,56 @@ def output_path(proto_name: str) -> str:
     return errgen_module(proto_name).replace(".", "/") + ".py"
 
 
-def dependency_alias(proto_name: str) -> str:
-    """The alias of another generated module: ``_shop_v1_common_errgen`` (the full path, so never ambiguous)."""
-    return "_" + errgen_module(proto_name).replace(".", "_")
+def dependency_aliases(protos: Iterable[str]) -> dict[str, str]:
+    """The alias of each other file's generated module: ``_shop_v1_common_errgen`` (its full path), made unique
+    as ``unique_aliases`` does."""
+    return unique_aliases(
+        {proto: "_" + errgen_module(proto).replace(".", "_") for proto in protos}
+    )
 
 
 def pb2_aliases(protos: Iterable[str], here: str) -> dict[str, str]:
     """The alias of each file's ``_pb2`` module in the generated module of ``here``: ``_pb2`` for its own,
-    ``_google_protobuf_empty_pb2`` for another file's (its full path, as ``dependency_alias``). Two paths can
-    read the same (``a_b/item.proto``, ``a/b_item.proto``): the later one in sorted order gets ``_2`` (``_3``...)
-    after it, which no other file's alias can be (those end in ``_pb2``).
+    ``_google_protobuf_empty_pb2`` for another file's (its full path), made unique as ``unique_aliases`` does.
+    """
+    return unique_aliases(
+        {
+            proto: (
+                PB2_ALIAS
+                if proto == here
+                else "_" + pb2_module(proto).replace(".", "_")
+            )
+            for proto in protos
+        }
+    )
+
+
+def unique_aliases(wanted: Mapping[str, str]) -> dict[str, str]:
+    """file -> its alias, from file -> the alias its path reads as. Two paths can read the same
+    (``a_b/item.proto``, ``a/b_item.proto``): the later file in sorted order gets ``_2`` (``_3``...) after it.
+    Every wanted alias ends in its module's suffix (``_pb2``, ``_errgen``), so a numbered one is never another
+    file's; where no two paths read the same, every file keeps the alias its path reads as.
     """
     aliases: dict[str, str] = {}
     taken: set[str] = set()
-    for proto in sorted(set(protos)):
-        if proto == here:
-            alias = PB2_ALIAS
-        else:
-            alias = base = "_" + pb2_module(proto).replace(".", "_")
-            number = 1
-            while alias in taken:
-                number += 1
-                alias = f"{base}_{number}"
+    for proto in sorted(wanted):
+        alias = wanted[proto]
+        number = 1
+        while alias in taken:
+            number += 1
+            alias = f"{wanted[proto]}_{number}"
         aliases[proto] = alias
         taken.add(alias)
     return aliases
 
 
-def qualified(name: str, proto: str, here: str, dependencies: dict[str, None]) -> str:
+def qualified(name: str, proto: str, here: str, aliases: Mapping[str, str]) -> str:
     """``name``, defined in the generated module of ``proto``, as the module of ``here`` reads it: as it is when
-    that is the same module, else through the other module's alias (``proto`` is then added to ``dependencies``,
-    the modules to import)."""
+    that is the same module, else through the other module's alias (``aliases``, from ``dependency_aliases``:
+    every file the module imports)."""
     if proto == here:
         return name
-    dependencies[proto] = None
-    return f"{dependency_alias(proto)}.{name}"
+    return f"{aliases[proto]}.{name}"
 
 
 def camel_case(name: str) -> str:

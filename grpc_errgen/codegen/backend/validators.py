@@ -12,6 +12,7 @@ Output is written the way black writes it for short lines; a longer line sends t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache, singledispatch
 
@@ -418,8 +419,6 @@ class FileValidatorsSource:
     functions: tuple[str, ...]
     #: (message full name, function name), for ``_validation.register``
     registrations: tuple[tuple[str, str], ...]
-    #: other generated modules whose validators these call: proto file names
-    dependencies: tuple[str, ...]
     #: compiled CEL calls ``grpc_errgen.cel``
     uses_cel: bool = False
     #: (message full name, diagnostic) of refused messages, for ``_validation.refuse``
@@ -431,10 +430,16 @@ class _Emitter:
     inline into its parent (``x0_v1``), so they cannot collide.
     """
 
-    def __init__(self, validators: m.FileValidators, constants: Constants) -> None:
+    def __init__(
+        self,
+        validators: m.FileValidators,
+        constants: Constants,
+        aliases: Mapping[str, str],
+    ) -> None:
         self.validators = validators
         self.constants = constants
-        self.dependencies: dict[str, None] = {}
+        #: the alias of each other file's generated module, ``called_files`` among them
+        self.aliases = aliases
         self.rule_paths: dict[m.RulePath, str] = (
             {}
         )  # rule path -> its tuple of constants
@@ -442,12 +447,7 @@ class _Emitter:
         #: the function being written is a walker (its message is recursive): nested recursive messages are
         #: yielded to ``_checks.walk``, not called
         self.walking = False
-        refused = dict(validators.refused)
-        local = {
-            message.full_name: message
-            for message in validators.messages
-            if message.full_name not in refused  # its function raises: always called
-        }
+        local = {message.full_name: message for message in _checked(validators)}
         self.inline = {
             name: message
             for name, message in local.items()
@@ -468,7 +468,7 @@ class _Emitter:
     def _qualified(self, function: str, found: m.MessageRef) -> str:
         """``function`` of the module generated for ``found``'s file, as this file's module calls it."""
         return names.qualified(
-            function, found.proto, self.validators.file_name, self.dependencies
+            function, found.proto, self.validators.file_name, self.aliases
         )
 
     def nested_lines(
@@ -1073,21 +1073,42 @@ def _docstring_lines(doc: str) -> list[str]:
     return text.split("\n") if text else []
 
 
-def file_source(validators: m.FileValidators) -> FileValidatorsSource:
-    """The source of the validators of one file."""
-    constants = Constants()
-    emitter = _Emitter(validators, constants)
-    functions = tuple(emitter.function(message) for message in validators.messages)
+def _checked(validators: m.FileValidators) -> list[m.MessageRules]:
+    """The file's messages whose validator checks them (a refused message's raises: it checks nothing)."""
     refused = dict(validators.refused)
+    return [
+        message for message in validators.messages if message.full_name not in refused
+    ]
+
+
+def called_files(validators: m.FileValidators) -> tuple[str, ...]:
+    """The other files whose generated validators (or walkers) the validators of this file call: those of the
+    messages its checked messages hold (every value of every field is checked, inline or by a call).
+    """
+    found: dict[str, None] = {}
+    for message in _checked(validators):
+        for value in message.values():
+            ref = validators.validated.get(value.message_type or "")
+            if ref is not None and ref.proto != validators.file_name:
+                found[ref.proto] = None
+    return tuple(found)
+
+
+def file_source(
+    validators: m.FileValidators, aliases: Mapping[str, str]
+) -> FileValidatorsSource:
+    """The source of the validators of one file (``aliases``: the alias of each other file's generated module,
+    ``called_files`` among them)."""
+    constants = Constants()
+    emitter = _Emitter(validators, constants, aliases)
+    functions = tuple(emitter.function(message) for message in validators.messages)
     return FileValidatorsSource(
         constants=constants.all_lines(),
         functions=functions,
         registrations=tuple(
             (message.full_name, names.validator_function(message.nested_name))
-            for message in validators.messages
-            if message.full_name not in refused
+            for message in _checked(validators)
         ),
-        dependencies=tuple(emitter.dependencies),
         uses_cel=emitter.uses_cel,
-        refusals=tuple(refused.items()),
+        refusals=validators.refused,
     )
