@@ -345,7 +345,8 @@ class HandlerCache:
     """The wrapped handler of each method, so that ``intercept_service`` costs a dict lookup per call.
 
     Methods of the generated tables are cached; so are up to ``MAX_REPORTED_UNLISTED`` others (a generic
-    handler may serve any name); those past the limit are wrapped per call and observed as ``OTHER_UNLISTED``. A method the tables do not know is wrapped too: refused when it is not in
+    handler may serve any name); those past the limit are wrapped per call and observed as
+    ``OTHER_UNLISTED``. A method the tables do not know is wrapped too: refused when it is not in
     ``allow_unlisted``, else only for logging/metrics (returned untouched when those are off).
     """
 
@@ -459,6 +460,19 @@ class MethodRunner:
         self.streams_requests: bool = handler.request_streaming
         behavior: Callable[..., Any] = getattr(handler, self.kind)
         self.behavior = behavior
+
+    def start(
+        self, metadata: MetadataPairs | None, context: Any
+    ) -> tuple[ServerCall, Token[CallScope | None]]:
+        """Begin a call served with the (sync or aio) servicer ``context``, set as ``CURRENT_CALL`` for the
+        handler; ``reset_current`` takes the returned token when the call ends. grpcio runs each sync call,
+        every step of a generator handler included, in a ``contextvars.Context`` of its own, and grpc.aio
+        each call in a task of its own.
+        """
+        call = self.chain.start(
+            self.full_method, self.policy, self.observations, metadata, context
+        )
+        return call, CURRENT_CALL.set(call)
 
 
 def reset_current(token: Token[CallScope | None]) -> None:

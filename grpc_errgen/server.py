@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from contextvars import Token
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
@@ -49,7 +48,6 @@ from grpc_errgen.chain import (
     reset_current,
     rpc_method_handler,
 )
-from grpc_errgen.context import CURRENT_CALL, CallScope
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
 
@@ -225,17 +223,6 @@ class _Runner(MethodRunner):
 
     __slots__ = ()
 
-    def _start(
-        self, metadata: Metadata, context: grpc.ServicerContext
-    ) -> tuple[ServerCall, Token[CallScope | None]]:
-        """The call, set as ``CURRENT_CALL`` for the handler; the token resets it. grpcio runs each call,
-        every step of a generator handler included, in a ``contextvars.Context`` of its own.
-        """
-        call = self.chain.start(
-            self.full_method, self.policy, self.observations, metadata, context
-        )
-        return call, CURRENT_CALL.set(call)
-
     def _admit(
         self,
         call: ServerCall,
@@ -278,7 +265,7 @@ class _Runner(MethodRunner):
     def unary_response(self, request: Any, context: grpc.ServicerContext) -> Any:
         """unary_unary and stream_unary."""
         metadata = context.invocation_metadata()
-        call, current = self._start(metadata, context)
+        call, current = self.start(metadata, context)
         try:
             request = self._admit(call, metadata, request, context)
             response = self.behavior(request, context)
@@ -299,7 +286,7 @@ class _Runner(MethodRunner):
     ) -> Generator[Any, None, None]:
         """unary_stream and stream_stream."""
         metadata = context.invocation_metadata()
-        call, current = self._start(metadata, context)
+        call, current = self.start(metadata, context)
         responses: Iterator[Any] | None = None
         try:
             request = self._admit(call, metadata, request, context)

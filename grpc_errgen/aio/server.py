@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextvars import Token
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
@@ -52,7 +51,6 @@ from grpc_errgen.chain import (
     reset_current,
     rpc_method_handler,
 )
-from grpc_errgen.context import CURRENT_CALL, CallScope
 from grpc_errgen.errors import RpcException
 from grpc_errgen.policy import GeneratedFile, MethodPolicy
 
@@ -216,15 +214,6 @@ class _Runner(MethodRunner):
 
     __slots__ = ()
 
-    def _start(
-        self, metadata: Metadata, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> tuple[ServerCall, Token[CallScope | None]]:
-        """The call, set as ``CURRENT_CALL`` for the handler; the token resets it."""
-        call = self.chain.start(
-            self.full_method, self.policy, self.observations, metadata, context
-        )
-        return call, CURRENT_CALL.set(call)
-
     async def _admit(
         self,
         call: ServerCall,
@@ -270,7 +259,7 @@ class _Runner(MethodRunner):
     ) -> Any:
         """unary responses, and streaming ones written with ``context.write``."""
         metadata = _metadata(context.invocation_metadata())
-        call, current = self._start(metadata, context)
+        call, current = self.start(metadata, context)
         try:
             request, handler_context = await self._admit(
                 call, metadata, request, context
@@ -296,7 +285,7 @@ class _Runner(MethodRunner):
     ) -> AsyncIterator[Any]:
         """Streaming responses from an async generator handler."""
         metadata = _metadata(context.invocation_metadata())
-        call, current = self._start(metadata, context)
+        call, current = self.start(metadata, context)
         responses: Any = None
         try:
             request, handler_context = await self._admit(
